@@ -1,0 +1,219 @@
+"""Settings: one frozen model, validated at start.
+
+Precedence, highest first: explicit overrides (CLI flags) > ``BASTION_*`` environment
+variables (nested with ``__``, e.g. ``BASTION_TOKENS__ACCESS_TTL_SECONDS``) > the TOML file
+named by ``--config`` / ``BASTION_CONFIG`` > defaults.  Unknown keys are rejected and an
+invalid value stops start-up with a :class:`~bastion.errors.ConfigError` that names the key.
+
+The defaults are the figures adopted in the project's ASVS notes (section 3).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bastion.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    trusted_proxies: tuple[str, ...] = ()
+    """Peers (IP or CIDR) whose ``X-Forwarded-For`` is believed. Empty: use the socket peer."""
+    auth_body_limit: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """Largest request body accepted on auth routes, in bytes; larger gets 413 unparsed."""
+    access_log: bool = False
+
+
+class DatabaseSettings(_Section):
+    url: SecretStr | None = None
+    """SQLAlchemy URL. Empty: SQLite file ``bastion.db`` in the data directory."""
+    pool_size: int = Field(10, ge=1, le=200)
+
+
+class RedisSettings(_Section):
+    url: SecretStr | None = None
+    """``redis://`` URL. Empty: hot state (throttles, replay guards, revocations) in memory."""
+
+
+class PasswordSettings(_Section):
+    argon2_memory_kib: int = Field(19456, ge=19456)
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_parallelism: int = Field(1, ge=1, le=16)
+    min_length: int = Field(8, ge=8, le=64)
+    """Minimum length when the account has a second factor."""
+    min_length_single_factor: int = Field(15, ge=8, le=64)
+    """Minimum length when the password is the only factor (NIST SP 800-63B-4 final: 15)."""
+    max_length: int = Field(128, ge=64, le=1024)
+    hash_workers: int = Field(2, ge=1, le=64)
+    """Threads hashing in parallel; each holds ``argon2_memory_kib`` while it runs."""
+    hash_queue: int = Field(64, ge=1, le=10_000)
+    """Hash jobs allowed to wait; beyond it the request is shed with 503 + Retry-After."""
+
+    @model_validator(mode="after")
+    def _asvs_floor(self) -> PasswordSettings:
+        t, m = self.argon2_time_cost, self.argon2_memory_kib
+        if (t == 1 and m < 47104) or (t == 2 and m < 19456) or (t >= 3 and m < 12288):
+            raise ValueError("argon2 parameters below the ASVS appendix C floor")
+        return self
+
+
+class TokenSettings(_Section):
+    issuer: str = "bastion"
+    audience: str = "bastion"
+    algorithm: Literal["EdDSA", "ES256"] = "EdDSA"
+    access_ttl_seconds: int = Field(900, ge=30, le=86400)
+    leeway_seconds: int = Field(30, ge=0, le=60)
+    refresh_reuse_grace_seconds: float = Field(2.0, ge=0, le=2.0)
+    verify_cache_size: int = Field(100_000, ge=0, le=10_000_000)
+    key_refresh_seconds: int = Field(30, ge=1, le=3600)
+
+
+class SessionSettings(_Section):
+    idle_timeout_seconds: int = Field(1800, ge=60)
+    absolute_lifetime_seconds: int = Field(43200, ge=300)
+    max_per_user: int = Field(10, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _order(self) -> SessionSettings:
+        if self.idle_timeout_seconds > self.absolute_lifetime_seconds:
+            raise ValueError("idle_timeout_seconds must not exceed absolute_lifetime_seconds")
+        return self
+
+
+class LoginSettings(_Section):
+    delay_after_failures: int = Field(5, ge=1, le=100)
+    """Consecutive failures on one account before the progressive delay starts."""
+    delay_base_seconds: int = Field(1, ge=1)
+    delay_max_seconds: int = Field(3600, ge=1)
+    hard_failure_limit: int = Field(100, ge=1, le=100)
+    """After this many consecutive failures a password alone no longer suffices (NIST <= 100)."""
+    ip_failures_per_window: int = Field(50, ge=1)
+    subnet_failures_per_window: int = Field(200, ge=1)
+    failure_window_seconds: int = Field(600, ge=10)
+    mfa_challenge_ttl_seconds: int = Field(300, ge=30, le=900)
+
+
+class AuditSettings(_Section):
+    ip: Literal["full", "masked", "none"] = "masked"
+    """How the client IP is kept in audit events: whole, masked to /24 (IPv4) or /48, or not."""
+
+
+class Settings(BaseSettings):
+    """Every setting Bastion reads. Build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BASTION_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Path("./bastion-data")
+    master_key: SecretStr | None = None
+    """Base64url 32-byte master key. Empty: read or create ``master.key`` in the data dir."""
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    passwords: PasswordSettings = PasswordSettings()
+    tokens: TokenSettings = TokenSettings()
+    sessions: SessionSettings = SessionSettings()
+    login: LoginSettings = LoginSettings()
+    audit: AuditSettings = AuditSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url is not None and self.database.url.get_secret_value():
+            return self.database.url.get_secret_value()
+        return f"sqlite+aiosqlite:///{self.data_dir / 'bastion.db'}"
+
+    @property
+    def redis_url(self) -> str | None:
+        if self.redis.url is None or not self.redis.url.get_secret_value():
+            return None
+        return self.redis.url.get_secret_value()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found; check --config / BASTION_CONFIG") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _env_key(loc: tuple[int | str, ...]) -> str:
+    return "BASTION_" + "__".join(str(p).upper() for p in loc)
+
+
+def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings from defaults, the TOML file, the environment and ``overrides``.
+
+    Raises :class:`ConfigError` naming the first bad key (as TOML path and env variable).
+    """
+    import os
+
+    if config is None and os.environ.get("BASTION_CONFIG"):
+        config = os.environ["BASTION_CONFIG"]
+    file_values = _read_toml(Path(config)) if config else {}
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        settings = _FileSettings(file_values)(**clean)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(root)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        raise ConfigError(f"invalid setting '{key}' ({_env_key(loc)}): {msg}") from None
+    return settings
+
+
+def _FileSettings(file_values: dict[str, Any]) -> type[Settings]:  # noqa: N802
+    """A Settings subclass whose lowest-precedence source is the parsed TOML file."""
+
+    class _TomlSource(PydanticBaseSettingsSource):
+        def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+            return file_values.get(field_name), field_name, False
+
+        def __call__(self) -> dict[str, Any]:
+            return dict(file_values)
+
+    class FileSettings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    return FileSettings

@@ -1,0 +1,194 @@
+"""Typed errors. The HTTP edge turns them into RFC 9457 ``application/problem+json``.
+
+::
+
+    BastionError                      500 internal (never carries internals)
+    +-- ConfigError                   invalid configuration (start-up only)
+    +-- StorageUnavailable            503 database or Redis unreachable
+    +-- Overloaded                    503 shed before expensive work (Retry-After)
+    +-- BadRequest                    400 malformed body
+    +-- InvalidInput                  422 a field failed validation (names the field, not the value)
+    |   +-- WeakPassword              422 password policy violations, each with a stable code
+    +-- AuthenticationFailed          401 generic "invalid credentials" (no oracle)
+    +-- InvalidToken                  401 any access/refresh/MFA token failure (opaque)
+    +-- Forbidden                     403
+    |   +-- StepUpRequired            403 the account needs a second factor or a known device
+    +-- NotFound                      404
+    +-- Conflict                      409
+    +-- Throttled                     429 with Retry-After
+
+Every class has a stable ``type`` slug, an HTTP ``status`` and a fixed public ``title``.
+The ``detail`` is safe, human-oriented text: never a secret, token or personal identifier.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthenticationFailed",
+    "BadRequest",
+    "BastionError",
+    "ConfigError",
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "InvalidToken",
+    "NotFound",
+    "Overloaded",
+    "StepUpRequired",
+    "StorageUnavailable",
+    "Throttled",
+    "WeakPassword",
+]
+
+TYPE_BASE = "https://bastion.dev/problems/"
+
+
+class BastionError(Exception):
+    """Root of every error Bastion raises on purpose."""
+
+    type: ClassVar[str] = "internal"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+    default_detail: ClassVar[str] = "The server could not complete the request."
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.default_detail
+        self.extra = extra
+        super().__init__(self.detail)
+
+    @property
+    def type_uri(self) -> str:
+        return TYPE_BASE + self.type
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class ConfigError(BastionError):
+    type = "config"
+    title = "Invalid configuration"
+
+
+class StorageUnavailable(BastionError):
+    type = "storage-unavailable"
+    status = 503
+    title = "Storage unavailable"
+    default_detail = "A backing store is unreachable; try again shortly."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
+
+
+class Overloaded(BastionError):
+    type = "overloaded"
+    status = 503
+    title = "Service overloaded"
+    default_detail = "Too many requests are being processed; retry after the given delay."
+
+    def __init__(self, retry_after: int = 1, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class BadRequest(BastionError):
+    type = "bad-request"
+    status = 400
+    title = "Malformed request"
+    default_detail = "The request body could not be parsed."
+
+
+class InvalidInput(BastionError):
+    type = "invalid-input"
+    status = 422
+    title = "Invalid input"
+    default_detail = "One or more fields are invalid."
+
+    def __init__(self, detail: str | None = None, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail, errors=errors or [])
+
+
+class WeakPassword(InvalidInput):
+    type = "weak-password"
+    title = "Password does not meet the policy"
+    default_detail = "Choose a different password; see 'errors' for every reason."
+
+
+class AuthenticationFailed(BastionError):
+    type = "invalid-credentials"
+    status = 401
+    title = "Invalid credentials"
+    default_detail = "The username or password is incorrect."
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="bastion"'}
+
+
+class InvalidToken(BastionError):
+    type = "invalid-token"
+    status = 401
+    title = "Invalid token"
+    default_detail = "The token is missing, malformed, expired or revoked."
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="bastion", error="invalid_token"'}
+
+
+class Forbidden(BastionError):
+    type = "forbidden"
+    status = 403
+    title = "Forbidden"
+    default_detail = "You are not allowed to do this."
+
+
+class StepUpRequired(Forbidden):
+    type = "step-up-required"
+    title = "Additional verification required"
+    default_detail = (
+        "This account needs a second factor or a previously used device to sign in; "
+        "use one, or ask an administrator to unlock it."
+    )
+
+
+class NotFound(BastionError):
+    type = "not-found"
+    status = 404
+    title = "Not found"
+    default_detail = "No such resource."
+
+
+class Conflict(BastionError):
+    type = "conflict"
+    status = 409
+    title = "Conflict"
+    default_detail = "The request conflicts with the current state."
+
+
+class Throttled(BastionError):
+    type = "throttled"
+    status = 429
+    title = "Too many requests"
+    default_detail = "Too many attempts; retry after the delay in Retry-After."
+
+    def __init__(self, retry_after: float, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after + 0.999))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

@@ -1,0 +1,153 @@
+"""Every table, in one ``MetaData`` that the Alembic migrations mirror.
+
+Times are float seconds since the epoch (UTC). Ids are random 128-bit hex strings.
+Secrets are never stored in the clear: passwords as PHC hashes, refresh tokens and recovery
+codes as hashes, TOTP secrets, e-mail addresses and private keys sealed with the master key.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "audit_events",
+    "audit_head",
+    "metadata",
+    "recovery_codes",
+    "refresh_tokens",
+    "sessions",
+    "signing_keys",
+    "trusted_devices",
+    "users",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(256), nullable=False, unique=True),
+    Column("email_sealed", LargeBinary, nullable=True),
+    Column("password_hash", Text, nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("locked", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("mfa_enabled", Boolean, nullable=False, default=False),
+    Column("totp_secret_sealed", LargeBinary, nullable=True),
+    Column("totp_pending_sealed", LargeBinary, nullable=True),
+    Column("totp_last_step", Integer, nullable=False, default=0),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", Double, nullable=True),
+    Index("ix_recovery_codes_user_id", "user_id"),
+)
+
+trusted_devices = Table(
+    "trusted_devices",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("device_hash", String(64), primary_key=True),
+    Column("created_at", Double, nullable=False),
+    Column("last_used_at", Double, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("last_seen_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("revoked_at", Double, nullable=True),
+    Column("revoke_reason", String(64), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Column("platform", String(64), nullable=True),
+    Column("device_id", String(128), nullable=True),
+    Column("first_ip", String(64), nullable=True),
+    Column("amr", String(64), nullable=False, default="pwd"),
+    Column("refresh_salt", LargeBinary, nullable=False),
+    Column("refresh_generation", Integer, nullable=False, default=0),
+    Column("refresh_rotated_at", Double, nullable=True),
+    Index("ix_sessions_user_id", "user_id"),
+    Index("ix_sessions_revoked_at", "revoked_at"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_id", String(32), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("issued_at", Double, nullable=False),
+    Index("ix_refresh_tokens_session_id", "session_id"),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("alg", String(16), nullable=False),
+    Column("private_sealed", LargeBinary, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("retired_at", Double, nullable=True),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("ts", Double, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("actor", String(64), nullable=True),
+    Column("subject", String(64), nullable=True),
+    Column("reason", String(128), nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("details", Text, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_ts", "ts"),
+)
+
+# One row (id=1): the chain head. Updating it first serialises appends across processes and
+# replicas (a row lock in PostgreSQL, the write lock in SQLite) and pins the tail against
+# truncation.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

@@ -1,0 +1,118 @@
+"""Shared fixtures.
+
+Backends: ``db`` is a real SQLite file per test; ``any_db`` runs the test again on the real
+PostgreSQL server (``BASTION_TEST_POSTGRES_URL``, default ``postgresql://postgres@127.0.0.1:5432/test``).
+``hot`` is in-memory hot state; ``any_hot`` runs again on real Redis (``BASTION_TEST_REDIS_URL``).
+On a developer machine without those servers the PostgreSQL/Redis variants skip with a clear
+message; with ``CI=true`` they fail instead, so CI can never silently skip them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from bastion.crypto import MasterKey
+from bastion.infra import Database, ManualClock, MemoryHotState, RedisHotState, migrate
+from bastion.infra._schema import metadata
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED_DATA = SHARED / "data"
+POSTGRES_URL = os.environ.get("BASTION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BASTION_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str, port: int) -> None:
+    """Skip (developer machine) or fail (CI=true) when a real server is not reachable."""
+    if _reachable(url, port):
+        return
+    message = f"{name} is not reachable at {url}; start it (see .ci/run) or set the test URL"
+    if IN_CI:
+        pytest.fail(message + " -- the PostgreSQL and Redis suites are mandatory in CI")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def master_key() -> MasterKey:
+    return MasterKey(b"\x07" * 32)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"shared test data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+async def _sqlite(tmp_path: Path) -> Database:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    await migrate(db)
+    return db
+
+
+_PG_READY: dict[str, bool] = {}
+
+
+async def _postgres() -> Database:
+    require_service("PostgreSQL", POSTGRES_URL, 5432)
+    db = Database(POSTGRES_URL, pool_size=5)
+    if not _PG_READY.get("migrated"):
+        await migrate(db)
+        _PG_READY["migrated"] = True
+    async with db.begin() as conn:
+        names = ", ".join(t.name for t in metadata.sorted_tables)
+        from sqlalchemy import text
+
+        await conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    return db
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await _sqlite(tmp_path)
+    yield database
+    await database.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    database = await (_sqlite(tmp_path) if request.param == "sqlite" else _postgres())
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def hot(clock: ManualClock) -> MemoryHotState:
+    return MemoryHotState(clock)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def any_hot(request: pytest.FixtureRequest, clock: ManualClock) -> AsyncIterator[object]:
+    if request.param == "memory":
+        yield MemoryHotState(clock)
+        return
+    require_service("Redis", REDIS_URL, 6379)
+    state = RedisHotState(REDIS_URL, prefix=f"t{uuid.uuid4().hex[:8]}:")
+    yield state
+    await state.close()
