@@ -71,12 +71,34 @@ async def _sqlite(tmp_path: Path) -> Database:
     return db
 
 
-_PG_READY: dict[str, bool] = {}
+_PG_READY: dict[str, object] = {}
+
+
+async def _worker_database() -> str:
+    """A fresh database of its own per xdist worker (``bastion_test_gw0``...) per test run."""
+    import asyncpg
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"bastion_test_{worker}"
+    base = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(base)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+async def postgres_url() -> str:
+    require_service("PostgreSQL", POSTGRES_URL, 5432)
+    if "url" not in _PG_READY:
+        _PG_READY["url"] = await _worker_database()  # type: ignore[assignment]
+    return str(_PG_READY["url"])
 
 
 async def _postgres() -> Database:
-    require_service("PostgreSQL", POSTGRES_URL, 5432)
-    db = Database(POSTGRES_URL, pool_size=5)
+    db = Database(await postgres_url(), pool_size=5)
     if not _PG_READY.get("migrated"):
         await migrate(db)
         _PG_READY["migrated"] = True
@@ -116,3 +138,42 @@ async def any_hot(request: pytest.FixtureRequest, clock: ManualClock) -> AsyncIt
     state = RedisHotState(REDIS_URL, prefix=f"t{uuid.uuid4().hex[:8]}:")
     yield state
     await state.close()
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> object:
+    from bastion.config import Settings
+
+    base: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "master_key": "B" * 43,
+        "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bastion.db'}"},
+    }
+    base.update(overrides)
+    return Settings.model_validate(base)
+
+
+@pytest.fixture
+async def guard(tmp_path: Path, clock: ManualClock) -> AsyncIterator[object]:
+    """A whole Bastion on a real SQLite file and in-memory hot state, on a ManualClock."""
+    from bastion import Bastion
+
+    instance = await Bastion.open(make_settings(tmp_path), clock=clock)  # type: ignore[arg-type]
+    yield instance
+    await instance.close()
+
+
+@pytest.fixture(params=["sqlite-memory", "postgres-redis"])
+async def any_guard(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> AsyncIterator[object]:
+    """The same, and again on the real PostgreSQL and Redis servers."""
+    from bastion import Bastion
+
+    if request.param == "sqlite-memory":
+        settings = make_settings(tmp_path)
+    else:
+        require_service("Redis", REDIS_URL, 6379)
+        db = await _postgres()
+        await db.close()
+        settings = make_settings(tmp_path, database={"url": await postgres_url()}, redis={"url": REDIS_URL, "prefix": f"t{uuid.uuid4().hex[:12]}:"})
+    instance = await Bastion.open(settings, clock=clock)  # type: ignore[arg-type]
+    yield instance
+    await instance.close()

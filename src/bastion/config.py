@@ -45,6 +45,8 @@ class DatabaseSettings(_Section):
 class RedisSettings(_Section):
     url: SecretStr | None = None
     """``redis://`` URL. Empty: hot state (throttles, replay guards, revocations) in memory."""
+    prefix: str = Field("bastion:", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:_.-]+$")
+    """Key and channel prefix, so several deployments can share one Redis."""
 
 
 class PasswordSettings(_Section):

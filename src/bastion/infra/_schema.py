@@ -27,6 +27,7 @@ __all__ = [
     "metadata",
     "recovery_codes",
     "refresh_tokens",
+    "revoked_sessions",
     "sessions",
     "signing_keys",
     "trusted_devices",
@@ -99,6 +100,16 @@ sessions = Table(
     Column("refresh_rotated_at", Double, nullable=True),
     Index("ix_sessions_user_id", "user_id"),
     Index("ix_sessions_revoked_at", "revoked_at"),
+)
+
+# Kept apart from ``sessions`` so a revocation outlives the deletion of its user (tokens of a
+# deleted account stay refused until they expire, across restarts).
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("session_id", String(32), primary_key=True),
+    Column("revoked_at", Double, nullable=False),
+    Index("ix_revoked_sessions_revoked_at", "revoked_at"),
 )
 
 refresh_tokens = Table(

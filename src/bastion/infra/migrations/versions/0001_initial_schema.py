@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 20:19:19.924990
+Create Date: 2026-12-04 20:28:01.697179
 """
 
 from __future__ import annotations
@@ -44,6 +44,14 @@ def upgrade() -> None:
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
     )
+    op.create_table('revoked_sessions',
+    sa.Column('session_id', sa.String(length=32), nullable=False),
+    sa.Column('revoked_at', sa.Double(), nullable=False),
+    sa.PrimaryKeyConstraint('session_id', name=op.f('pk_revoked_sessions'))
+    )
+    with op.batch_alter_table('revoked_sessions', schema=None) as batch_op:
+        batch_op.create_index('ix_revoked_sessions_revoked_at', ['revoked_at'], unique=False)
+
     op.create_table('signing_keys',
     sa.Column('kid', sa.String(length=64), nullable=False),
     sa.Column('alg', sa.String(length=16), nullable=False),
@@ -144,6 +152,10 @@ def downgrade() -> None:
     op.drop_table('recovery_codes')
     op.drop_table('users')
     op.drop_table('signing_keys')
+    with op.batch_alter_table('revoked_sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_revoked_sessions_revoked_at')
+
+    op.drop_table('revoked_sessions')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_ts')

@@ -1,0 +1,38 @@
+# Bastion: two commands on a fresh machine.
+#   make serve   install what is needed and start `bastion serve` (SQLite, in-memory hot state)
+#   make test    install the test tools and run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint typecheck bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+serve: install
+	$(BIN)/bastion serve
+
+test: install
+	$(BIN)/pytest -n 2 --dist loadgroup -q
+
+lint: install
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/bench_verify_http.py
+	$(BIN)/python bench/bench_token_verify.py
+	$(BIN)/python bench/bench_login_http.py
+	$(BIN)/python bench/bench_password_hash.py
+	$(BIN)/python bench/bench_memory.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

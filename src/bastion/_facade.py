@@ -1,0 +1,121 @@
+"""The :class:`Bastion` facade: every service wired from one :class:`~bastion.config.Settings`.
+
+>>> guard = await Bastion.open(load_settings())      # doctest: +SKIP
+>>> await guard.identity.register("alice", "a long and unusual passphrase")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from bastion.config import Settings, load_settings
+from bastion.crypto import MasterKey, load_or_create_master_key
+from bastion.identity import (
+    IdentityService,
+    LoginThrottle,
+    MfaService,
+    PasswordHashing,
+    PasswordPolicy,
+    UserAdmin,
+    UserStore,
+)
+from bastion.identity._breached import BreachedList
+from bastion.infra import Clock, Database, HotState, MemoryHotState, RedisHotState, SystemClock, migrate
+from bastion.monitor import AuditLog
+from bastion.sessions import Revocations, SessionService, SigningKeyring, TokenService
+
+__all__ = ["Bastion"]
+
+
+class Bastion:
+    """Owns the database, hot state, keys and services. Open with :meth:`open`, then ``close``."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    hot: HotState
+    master: MasterKey
+    audit: AuditLog
+    keyring: SigningKeyring
+    tokens: TokenService
+    revocations: Revocations
+    sessions: SessionService
+    hashing: PasswordHashing
+    policy: PasswordPolicy
+    identity: IdentityService
+    mfa: MfaService
+    admin: UserAdmin
+
+    def __init__(self, settings: Settings, clock: Clock, db: Database, hot: HotState, master: MasterKey) -> None:
+        self.settings, self.clock, self.db, self.hot, self.master = settings, clock, db, hot, master
+        self.audit = AuditLog(db, master, clock, ip_mode=settings.audit.ip)
+        self.keyring = SigningKeyring(db, master, clock, settings.tokens, audit=self.audit)
+        self.tokens = TokenService(self.keyring, clock, settings.tokens)
+        remember = settings.tokens.access_ttl_seconds + settings.tokens.leeway_seconds + 5
+        self.revocations = Revocations(db, hot, clock, remember_seconds=remember)
+        self.sessions = SessionService(db, clock, master, self.tokens, self.revocations, self.audit, settings)
+        self.hashing = PasswordHashing(settings.passwords)
+        self.policy = PasswordPolicy(settings.passwords, BreachedList.bundled())
+        self.identity = IdentityService(
+            db=db, hot=hot, clock=clock, master=master, audit=self.audit, hashing=self.hashing,
+            policy=self.policy, throttle=LoginThrottle(hot, clock, settings.login), sessions=self.sessions,
+            users=UserStore(db, master, clock), settings=settings,
+        )
+        self.mfa = MfaService(self.identity, issuer=settings.tokens.issuer)
+        self.admin = UserAdmin(self.identity)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def open(
+        cls, settings: Settings | None = None, *, clock: Clock | None = None, run_migrations: bool = True,
+        background: bool = False,
+    ) -> Bastion:
+        """Connect, migrate, load (or create) keys and revocations. ``background`` starts the
+        periodic key refresh that a long-running server needs."""
+        settings = settings or load_settings()
+        clock = clock or SystemClock()
+        master = load_or_create_master_key(
+            settings.data_dir, settings.master_key.get_secret_value() if settings.master_key else None
+        )
+        db = Database(settings.database_url, pool_size=settings.database.pool_size)
+        hot: HotState = (
+            RedisHotState(settings.redis_url, prefix=settings.redis.prefix)
+            if settings.redis_url
+            else MemoryHotState(clock)
+        )
+        guard = cls(settings, clock, db, hot, master)
+        try:
+            if run_migrations:
+                await migrate(db)
+            await guard.keyring.load()
+            await guard.revocations.start()
+        except BaseException:
+            await guard.close()
+            raise
+        if background:
+            guard._tasks.append(asyncio.create_task(guard._refresh_keys()))
+        return guard
+
+    async def _refresh_keys(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.tokens.key_refresh_seconds)
+            with contextlib.suppress(Exception):
+                await self.keyring.reload_if_stale()
+
+    async def readiness(self) -> dict[str, Any]:
+        """Check each backing store; raises StorageUnavailable on the first one down."""
+        await self.db.check()
+        await self.hot.check()
+        return {"database": "ok", "hot_state": "redis" if self.settings.redis_url else "memory"}
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.hashing.close()
+        await self.hot.close()
+        await self.db.close()

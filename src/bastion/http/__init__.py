@@ -1,0 +1,8 @@
+"""HTTP adapters: the service application and its middleware. No security logic lives here."""
+
+from bastion.http._app import create_app as create_app
+from bastion.http._middleware import BodyGuardMiddleware as BodyGuardMiddleware
+from bastion.http._middleware import RequestContextMiddleware as RequestContextMiddleware
+from bastion.http._middleware import SecureHeadersMiddleware as SecureHeadersMiddleware
+
+__all__ = ["BodyGuardMiddleware", "RequestContextMiddleware", "SecureHeadersMiddleware", "create_app"]

@@ -1,0 +1,161 @@
+"""Pure ASGI middleware: request context, secure headers, and the body guard.
+
+Each class precomputes in ``__init__`` and passes non-HTTP scopes straight through.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+
+import structlog
+from prometheus_client import Counter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bastion.errors import InvalidInput
+from bastion.http._client import ClientIP
+from bastion.http._problems import problem_response, simple_problem
+
+__all__ = ["BodyGuardMiddleware", "RequestContextMiddleware", "SecureHeadersMiddleware"]
+
+HTTP_REQUESTS = Counter("bastion_http_requests_total", "HTTP responses by status class", ["status"])
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+API_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"geolocation=(), camera=(), microphone=(), payment=(), usb=()"),
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"cache-control", b"no-store"),
+)
+
+
+class RequestContextMiddleware:
+    """Binds ``request_id`` (from a well-formed ``X-Request-ID`` or a new one) and the client IP
+    for the whole request, echoes the id in the response, and counts responses."""
+
+    def __init__(self, app: ASGIApp, *, client_ip: ClientIP, access_log: bool = False) -> None:
+        self.app = app
+        self.client_ip = client_ip
+        self.access_log = access_log
+        self.log = structlog.get_logger("bastion.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        if not _REQUEST_ID.match(rid):
+            rid = secrets.token_hex(8)
+        ip = self.client_ip(scope)
+        scope.setdefault("state", {})["client_ip"] = ip
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            HTTP_REQUESTS.labels(f"{status // 100}xx").inc()
+            if self.access_log:
+                self.log.info("http.request", method=scope["method"], path=scope["path"], status=status)
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+class SecureHeadersMiddleware:
+    """Adds the API security headers of the project's defaults and drops ``Server``."""
+
+    def __init__(self, app: ASGIApp, headers: Iterable[tuple[bytes, bytes]] = API_HEADERS) -> None:
+        self.app = app
+        self.headers = list(headers)
+        self.names = {k for k, _ in self.headers}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self.names
+                        and k.lower() not in (b"server", b"x-powered-by")]
+                message["headers"] = kept + self.headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class BodyGuardMiddleware:
+    """For requests with a body under ``prefix``: 413 over ``limit`` (before parsing, from
+    ``Content-Length`` or while reading), 415 unless JSON, 422 unless valid UTF-8.
+    The checked body is replayed to the app. ``exempt`` paths (forward auth) pass untouched."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, prefix: str = "/v1/", exempt: Iterable[str] = ()) -> None:
+        self.app = app
+        self.limit = limit
+        self.prefix = prefix
+        self.exempt = frozenset(exempt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS")
+                or not scope["path"].startswith(self.prefix) or scope["path"] in self.exempt):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await simple_problem(413, f"The body must be at most {self.limit} bytes.")(scope, receive, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                await simple_problem(413, f"The body must be at most {self.limit} bytes.")(scope, receive, send)
+                return
+        rejection = self._reject(headers.get(b"content-type", b""), bytes(body))
+        if rejection is not None:
+            await rejection(scope, receive, send)
+            return
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    @staticmethod
+    def _reject(content_type: bytes, body: bytes) -> ASGIApp | None:
+        if not body:
+            return None
+        media = content_type.split(b";")[0].strip().lower()
+        if media != b"application/json" and not (media.startswith(b"application/") and media.endswith(b"+json")):
+            return simple_problem(415, "Send the body as application/json.")
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            exc = InvalidInput("The body is not valid UTF-8.", errors=[{"field": "body", "code": "utf8"}])
+            return problem_response(exc.status, exc.problem())
+        return None
+
+
+def _replay(body: bytes, original: Receive) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await original()
+
+    return receive

@@ -1,0 +1,31 @@
+"""Identity: password hashing and policy, users, login with throttling, MFA."""
+
+from bastion.identity._admin import UserAdmin as UserAdmin
+from bastion.identity._hashers import PasswordHashing as PasswordHashing
+from bastion.identity._hashers import VerifyResult as VerifyResult
+from bastion.identity._mfa import InvalidCode as InvalidCode
+from bastion.identity._mfa_service import MfaService as MfaService
+from bastion.identity._mfa_service import TotpEnrolment as TotpEnrolment
+from bastion.identity._policy import PasswordPolicy as PasswordPolicy
+from bastion.identity._service import IdentityService as IdentityService
+from bastion.identity._service import MfaChallenge as MfaChallenge
+from bastion.identity._service import Registered as Registered
+from bastion.identity._throttle import LoginThrottle as LoginThrottle
+from bastion.identity._users import User as User
+from bastion.identity._users import UserStore as UserStore
+
+__all__ = [
+    "IdentityService",
+    "InvalidCode",
+    "LoginThrottle",
+    "MfaChallenge",
+    "MfaService",
+    "PasswordHashing",
+    "PasswordPolicy",
+    "Registered",
+    "TotpEnrolment",
+    "User",
+    "UserAdmin",
+    "UserStore",
+    "VerifyResult",
+]
