@@ -58,6 +58,9 @@ class PasswordSettings(_Section):
     min_length_single_factor: int = Field(15, ge=8, le=64)
     """Minimum length when the password is the only factor (NIST SP 800-63B-4 final: 15)."""
     max_length: int = Field(128, ge=64, le=1024)
+    context_words: tuple[str, ...] = ("bastion",)
+    """Words a password may not be built from besides the user's own identifiers (ASVS V6.2.11):
+    put your product and company names here."""
     hash_workers: int = Field(2, ge=1, le=64)
     """Threads hashing in parallel; each holds ``argon2_memory_kib`` while it runs."""
     hash_queue: int = Field(64, ge=1, le=10_000)

@@ -7,6 +7,7 @@ import typer
 from bastion.cli._ops import audit_app, db_app, keys_app
 from bastion.cli._serve import init, serve
 from bastion.cli._users import app as users_app
+from bastion.infra import configure_logging
 
 __all__ = ["app", "main"]
 
@@ -16,6 +17,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _setup() -> None:
+    # Commands print results on stdout; logs go to stderr, warnings and above only.
+    configure_logging("WARNING", json=False)
+
+
 app.command()(serve)
 app.command()(init)
 app.add_typer(db_app, name="db")

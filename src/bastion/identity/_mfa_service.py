@@ -93,7 +93,7 @@ class MfaService:
                 if moved.rowcount != 1:
                     raise InvalidCode
         except InvalidCode:
-            await self._id.audit.record("auth.mfa.verify", "failure", subject=user.id, reason="bad_totp", ip=ip)
+            await self._id.record_second_factor_failure(user, device, "bad_totp")
             raise
         await self._id.audit.record("auth.mfa.verify", "success", subject=user.id, reason="totp", ip=ip)
         return await self._id.finish_challenge(key, user, device, ("pwd", "otp"))
@@ -109,8 +109,7 @@ class MfaService:
                 index = None
             used = index is not None and await self._id.users.use_recovery_code(conn, unused[index][0])
         if not used:
-            await self._id.audit.record("auth.mfa.verify", "failure", subject=user.id, reason="bad_recovery_code",
-                                        ip=ip)
+            await self._id.record_second_factor_failure(user, device, "bad_recovery_code")
             raise InvalidCode
         await self._id.audit.record("auth.mfa.verify", "success", subject=user.id, reason="recovery_code", ip=ip,
                                     details={"remaining": len(unused) - 1})

@@ -10,6 +10,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -79,7 +80,8 @@ class IdentityService:
 
         Raises :class:`WeakPassword` listing every policy violation.
         """
-        identifiers = [username] + ([email, email.split("@")[0]] if email else [])
+        identifiers = [username, *self.settings.passwords.context_words]
+        identifiers += [email, email.split("@")[0]] if email else []
         try:
             self.policy.validate(password, identifiers=identifiers)
         except WeakPassword as exc:
@@ -87,7 +89,7 @@ class IdentityService:
             await self.audit.record("auth.register", "failure", reason="weak_password", ip=ip,
                                     details={"codes": codes})
             raise
-        strength = self.policy.strength(password, identifiers)
+        strength = dict(await asyncio.to_thread(self.policy.strength, password, identifiers))
         password_hash = await self.hashing.hash(password)
         async with self.db.begin() as conn:
             if await self.users.exists(conn, username):
@@ -112,7 +114,8 @@ class IdentityService:
         """
         account = account_key(username)
         user = await self.users.by_username(username)
-        trusted = user is not None and await self.users.is_trusted_device(user.id, device.device_id)
+        # The same queries run for unknown users, so the timing does not tell them apart.
+        trusted = await self.users.is_trusted_device(user.id if user else "-", device.device_id) and user is not None
         device_key = UserStore.device_hash(user.id, device.device_id or "") if user and trusted else None
         await self._check_throttle(account, device, device_key, user)
         if user is None:
@@ -120,14 +123,17 @@ class IdentityService:
             await self._fail(account, device, device_key, None, "unknown_user")
         assert user is not None
         result = await self.hashing.verify(password, user.password_hash)
-        if not result.ok or user.locked:
-            await self._fail(account, device, device_key, user, "locked" if result.ok else "bad_password")
-        if result.needs_rehash:
-            await self._rehash(user, password)
         limit = self.settings.login.hard_failure_limit
-        if user.failed_logins >= limit and not trusted and not user.mfa_enabled:
+        step_up = user.failed_logins >= limit and not trusted and not user.mfa_enabled
+        if not result.ok or user.locked:
+            reason = "locked" if result.ok else "bad_password"
+            await self._fail(account, device, device_key, user, reason, step_up=step_up)
+        if step_up:
+            # Answered alike for right and wrong passwords, so it confirms no guess.
             await self.audit.record("auth.login", "denied", subject=user.id, reason="step_up_required", ip=device.ip)
             raise StepUpRequired
+        if result.needs_rehash:
+            await self._rehash(user, password)
         if user.mfa_enabled:
             return await self._challenge(user, device)
         return await self._complete(user, device, account, device_key, ("pwd",))
@@ -142,14 +148,25 @@ class IdentityService:
             raise
 
     async def _fail(self, account: str, device: DeviceInfo, device_key: str | None, user: User | None,
-                    reason: str) -> None:
+                    reason: str, *, step_up: bool = False, action: str = "auth.login") -> None:
         await self.throttle.record_failure(account=account, ip=device.ip, device=device_key)
         async with self.db.begin() as conn:
-            if user is not None:
-                await self.users.add_failure(conn, user.id)
-            await self.audit.record("auth.login", "failure", subject=user.id if user else None, reason=reason,
+            await self.users.add_failure(conn, user.id if user else "-")  # no row for unknown users
+            await self.audit.record(action, "failure", subject=user.id if user else None, reason=reason,
                                     ip=device.ip, conn=conn)
+        if step_up:
+            raise StepUpRequired
         raise AuthenticationFailed
+
+    async def record_second_factor_failure(self, user: User, device: DeviceInfo, reason: str) -> None:
+        """A wrong TOTP or recovery code counts like a wrong password (throttle + counter)."""
+        device_key = UserStore.device_hash(user.id, device.device_id) if device.device_id else None
+        trusted = await self.users.is_trusted_device(user.id, device.device_id)
+        try:
+            await self._fail(account_key(user.username), device, device_key if trusted else None, user, reason,
+                             action="auth.mfa.verify")
+        except AuthenticationFailed:
+            pass
 
     async def _rehash(self, user: User, password: str) -> None:
         new_hash = await self.hashing.hash(password)
@@ -192,6 +209,9 @@ class IdentityService:
         state = json.loads(raw)
         user = await self.users.get(state["user_id"])
         device = DeviceInfo(state["ua"], state["platform"], state["device_id"], state["ip"])
+        trusted = await self.users.is_trusted_device(user.id, device.device_id)
+        device_key = UserStore.device_hash(user.id, device.device_id or "") if trusted else None
+        await self._check_throttle(account_key(user.username), device, device_key, user)
         return user, device, key
 
     async def finish_challenge(self, key: str, user: User, device: DeviceInfo, amr: tuple[str, ...]) -> TokenPair:

@@ -139,7 +139,7 @@ class SessionService:
             select(sessions.c.id)
             .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None),
                    sessions.c.expires_at > self._clock.now())
-            .order_by(sessions.c.created_at.desc())
+            .order_by(sessions.c.created_at.desc(), sessions.c.id)
             .offset(self._cfg.max_per_user)
         )
         evicted = [r.id for r in (await conn.execute(query)).all()]
