@@ -24,7 +24,9 @@ from bastion.infra._schema import metadata
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DATA = SHARED / "data"
-POSTGRES_URL = os.environ.get("BASTION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "BASTION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("BASTION_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -32,7 +34,9 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def _reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
             return True
     except OSError:
         return False
@@ -163,7 +167,9 @@ async def guard(tmp_path: Path, clock: ManualClock) -> AsyncIterator[object]:
 
 
 @pytest.fixture(params=["sqlite-memory", "postgres-redis"])
-async def any_guard(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> AsyncIterator[object]:
+async def any_guard(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[object]:
     """The same, and again on the real PostgreSQL and Redis servers."""
     from bastion import Bastion
 
@@ -173,7 +179,11 @@ async def any_guard(request: pytest.FixtureRequest, tmp_path: Path, clock: Manua
         require_service("Redis", REDIS_URL, 6379)
         db = await _postgres()
         await db.close()
-        settings = make_settings(tmp_path, database={"url": await postgres_url()}, redis={"url": REDIS_URL, "prefix": f"t{uuid.uuid4().hex[:12]}:"})
+        settings = make_settings(
+            tmp_path,
+            database={"url": await postgres_url()},
+            redis={"url": REDIS_URL, "prefix": f"t{uuid.uuid4().hex[:12]}:"},
+        )
     instance = await Bastion.open(settings, clock=clock)  # type: ignore[arg-type]
     yield instance
     await instance.close()

@@ -21,8 +21,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults_are_the_adopted_figures() -> None:
     s = load_settings()
-    assert (s.passwords.argon2_memory_kib, s.passwords.argon2_time_cost, s.passwords.argon2_parallelism) == (
-        19456, 2, 1)
+    assert (
+        s.passwords.argon2_memory_kib,
+        s.passwords.argon2_time_cost,
+        s.passwords.argon2_parallelism,
+    ) == (19456, 2, 1)
     assert s.tokens.access_ttl_seconds == 900 and s.tokens.algorithm == "EdDSA"
     assert s.sessions.idle_timeout_seconds == 1800 and s.sessions.absolute_lifetime_seconds == 43200
     assert s.passwords.min_length_single_factor == 15 and s.login.hard_failure_limit == 100
@@ -33,7 +36,9 @@ def test_defaults_are_the_adopted_figures() -> None:
 
 def test_precedence_override_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     toml = tmp_path / "b.toml"
-    toml.write_text("[tokens]\naccess_ttl_seconds = 600\nissuer = 'file'\n[sessions]\nmax_per_user = 3\n")
+    toml.write_text(
+        "[tokens]\naccess_ttl_seconds = 600\nissuer = 'file'\n[sessions]\nmax_per_user = 3\n"
+    )
     monkeypatch.setenv("BASTION_TOKENS__ACCESS_TTL_SECONDS", "300")
     s = load_settings(toml)
     assert s.tokens.access_ttl_seconds == 300  # env beats file

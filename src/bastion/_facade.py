@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import structlog
 
 from bastion.config import Settings, load_settings
 from bastion.crypto import MasterKey, load_or_create_master_key
@@ -22,11 +25,21 @@ from bastion.identity import (
     UserStore,
 )
 from bastion.identity._breached import BreachedList
-from bastion.infra import Clock, Database, HotState, MemoryHotState, RedisHotState, SystemClock, migrate
+from bastion.infra import (
+    Clock,
+    Database,
+    HotState,
+    MemoryHotState,
+    RedisHotState,
+    SystemClock,
+    migrate,
+)
 from bastion.monitor import AuditLog
 from bastion.sessions import Revocations, SessionService, SigningKeyring, TokenService
 
 __all__ = ["Bastion"]
+
+log = structlog.get_logger("bastion")
 
 
 class Bastion:
@@ -48,20 +61,32 @@ class Bastion:
     mfa: MfaService
     admin: UserAdmin
 
-    def __init__(self, settings: Settings, clock: Clock, db: Database, hot: HotState, master: MasterKey) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, db: Database, hot: HotState, master: MasterKey
+    ) -> None:
         self.settings, self.clock, self.db, self.hot, self.master = settings, clock, db, hot, master
         self.audit = AuditLog(db, master, clock, ip_mode=settings.audit.ip)
         self.keyring = SigningKeyring(db, master, clock, settings.tokens, audit=self.audit)
         self.tokens = TokenService(self.keyring, clock, settings.tokens)
         remember = settings.tokens.access_ttl_seconds + settings.tokens.leeway_seconds + 5
         self.revocations = Revocations(db, hot, clock, remember_seconds=remember)
-        self.sessions = SessionService(db, clock, master, self.tokens, self.revocations, self.audit, settings)
+        self.sessions = SessionService(
+            db, clock, master, self.tokens, self.revocations, self.audit, settings
+        )
         self.hashing = PasswordHashing(settings.passwords)
         self.policy = PasswordPolicy(settings.passwords, BreachedList.bundled())
         self.identity = IdentityService(
-            db=db, hot=hot, clock=clock, master=master, audit=self.audit, hashing=self.hashing,
-            policy=self.policy, throttle=LoginThrottle(hot, clock, settings.login), sessions=self.sessions,
-            users=UserStore(db, master, clock), settings=settings,
+            db=db,
+            hot=hot,
+            clock=clock,
+            master=master,
+            audit=self.audit,
+            hashing=self.hashing,
+            policy=self.policy,
+            throttle=LoginThrottle(hot, clock, settings.login),
+            sessions=self.sessions,
+            users=UserStore(db, master, clock),
+            settings=settings,
         )
         self.mfa = MfaService(self.identity, issuer=settings.tokens.issuer)
         self.admin = UserAdmin(self.identity)
@@ -69,7 +94,11 @@ class Bastion:
 
     @classmethod
     async def open(
-        cls, settings: Settings | None = None, *, clock: Clock | None = None, run_migrations: bool = True,
+        cls,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        run_migrations: bool = True,
         background: bool = False,
     ) -> Bastion:
         """Connect, migrate, load (or create) keys and revocations. ``background`` starts the
@@ -77,7 +106,8 @@ class Bastion:
         settings = settings or load_settings()
         clock = clock or SystemClock()
         master = load_or_create_master_key(
-            settings.data_dir, settings.master_key.get_secret_value() if settings.master_key else None
+            settings.data_dir,
+            settings.master_key.get_secret_value() if settings.master_key else None,
         )
         db = Database(settings.database_url, pool_size=settings.database.pool_size)
         hot: HotState = (
@@ -95,14 +125,19 @@ class Bastion:
             await guard.close()
             raise
         if background:
-            guard._tasks.append(asyncio.create_task(guard._refresh_keys()))
+            guard._tasks.append(asyncio.create_task(guard._every(1.0, guard.revocations.poll)))
+            guard._tasks.append(asyncio.create_task(guard._every(1.0, guard.keyring.reload_if_stale)))
         return guard
 
-    async def _refresh_keys(self) -> None:
+    @staticmethod
+    async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job`` periodically; a failing run is logged and retried next time."""
         while True:
-            await asyncio.sleep(self.settings.tokens.key_refresh_seconds)
-            with contextlib.suppress(Exception):
-                await self.keyring.reload_if_stale()
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:  # noqa: BLE001 - a background refresh must not die
+                log.warning("background.job.failed", job=getattr(job, "__qualname__", "job"))
 
     async def readiness(self) -> dict[str, Any]:
         """Check each backing store; raises StorageUnavailable on the first one down."""

@@ -166,7 +166,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found; check --config / BASTION_CONFIG") from None
+        raise ConfigError(
+            f"config file {path} not found; check --config / BASTION_CONFIG"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
@@ -199,7 +201,7 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     return settings
 
 
-def _FileSettings(file_values: dict[str, Any]) -> type[Settings]:  # noqa: N802
+def _FileSettings(file_values: dict[str, Any]) -> type[Settings]:
     """A Settings subclass whose lowest-precedence source is the parsed TOML file."""
 
     class _TomlSource(PydanticBaseSettingsSource):

@@ -120,7 +120,9 @@ class InvalidInput(BastionError):
     title = "Invalid input"
     default_detail = "One or more fields are invalid."
 
-    def __init__(self, detail: str | None = None, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, errors: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(detail, errors=errors or [])
 
 

@@ -16,7 +16,11 @@ PASSWORD = "violet tractor hums at dawn"
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"BASTION_DATA_DIR": str(tmp_path / "data"), "BASTION_CONFIG": "", "BASTION_MASTER_KEY": ""}
+    return {
+        "BASTION_DATA_DIR": str(tmp_path / "data"),
+        "BASTION_CONFIG": "",
+        "BASTION_MASTER_KEY": "",
+    }
 
 
 def run(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int, str]:
@@ -26,8 +30,20 @@ def run(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int,
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["serve"], ["init"], ["db", "upgrade"], ["users", "create"], ["users", "list"], ["users", "lock"],
-     ["users", "unlock"], ["users", "delete"], ["keys", "rotate-signing"], ["audit", "verify"], ["audit", "tail"]],
+    [
+        [],
+        ["serve"],
+        ["init"],
+        ["db", "upgrade"],
+        ["users", "create"],
+        ["users", "list"],
+        ["users", "lock"],
+        ["users", "unlock"],
+        ["users", "delete"],
+        ["keys", "rotate-signing"],
+        ["audit", "verify"],
+        ["audit", "tail"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
@@ -46,7 +62,9 @@ def test_init_creates_private_key_and_schema(env: dict[str, str], tmp_path: Path
 
 
 def test_user_lifecycle(env: dict[str, str]) -> None:
-    code, out = run(env, "users", "create", "root", "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    code, out = run(
+        env, "users", "create", "root", "--admin", "--password-stdin", stdin=PASSWORD + "\n"
+    )
     assert code == 0, out
     code, out = run(env, "users", "create", "root", "--password-stdin", stdin=PASSWORD + "\n")
     assert code == 1 and "taken" in out
@@ -79,7 +97,11 @@ def test_audit_verify_names_the_tampered_event(env: dict[str, str], tmp_path: Pa
     assert code == 0 and "intact" in out
     code, out = run(env, "audit", "tail", "--json")
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    assert [e["action"] for e in events][-3:] == ["auth.register", "session.revoke_all", "admin.user.lock"]
+    assert [e["action"] for e in events][-3:] == [
+        "auth.register",
+        "session.revoke_all",
+        "admin.user.lock",
+    ]
     with sqlite3.connect(tmp_path / "data" / "bastion.db") as db:
         db.execute("UPDATE audit_events SET outcome = 'failure' WHERE action = 'auth.register'")
     seq = next(e["seq"] for e in events if e["action"] == "auth.register")
@@ -100,6 +122,8 @@ def test_config_error_names_the_key(env: dict[str, str], tmp_path: Path) -> None
 
 
 def test_unreachable_database_is_explained(env: dict[str, str]) -> None:
-    code, out = run({**env, "BASTION_DATABASE__URL": "postgresql://nobody@127.0.0.1:1/none"}, "users", "list")
+    code, out = run(
+        {**env, "BASTION_DATABASE__URL": "postgresql://nobody@127.0.0.1:1/none"}, "users", "list"
+    )
     assert code == 3
     assert "storage unavailable" in out and "nobody" not in out

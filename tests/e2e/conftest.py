@@ -29,8 +29,13 @@ class Server:
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``bastion ARGS`` against the same data dir / database as the server."""
         return subprocess.run(
-            [sys.executable, "-m", "bastion", *args], env=self.env, input=stdin, text=True,
-            capture_output=True, timeout=120, check=False,
+            [sys.executable, "-m", "bastion", *args],
+            env=self.env,
+            input=stdin,
+            text=True,
+            capture_output=True,
+            timeout=120,
+            check=False,
         )
 
 
@@ -66,14 +71,18 @@ def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = Non
         require_service("PostgreSQL", POSTGRES_URL, 5432)
         require_service("Redis", REDIS_URL, 6379)
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        env["BASTION_DATABASE__URL"] = _pg_database_for(f"bastion_e2e_{worker}_{uuid.uuid4().hex[:6]}")
+        env["BASTION_DATABASE__URL"] = _pg_database_for(
+            f"bastion_e2e_{worker}_{uuid.uuid4().hex[:6]}"
+        )
         env["BASTION_REDIS__URL"] = REDIS_URL
         env["BASTION_REDIS__PREFIX"] = f"e2e{uuid.uuid4().hex[:8]}:"
     env.update(extra_env or {})
     log = tmp / "server.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "bastion", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     server = Server(f"http://127.0.0.1:{port}", tmp / "data", env, process, log)
     _wait_ready(server)
@@ -104,7 +113,9 @@ def stop_server(server: Server) -> None:
 
 
 @pytest.fixture(scope="module", params=["sqlite-memory", "postgres-redis"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     running = start_server(tmp_path_factory.mktemp("e2e"), request.param)
     yield running
     stop_server(running)

@@ -16,7 +16,9 @@ async def _filled(db: Database, master_key: MasterKey, clock: ManualClock, n: in
     log = AuditLog(db, master_key, clock)
     for i in range(n):
         clock.advance(1)
-        await log.record("auth.login", "failure", subject=f"user{i}", reason="bad_password", ip="203.0.113.9")
+        await log.record(
+            "auth.login", "failure", subject=f"user{i}", reason="bad_password", ip="203.0.113.9"
+        )
     return log
 
 
@@ -26,19 +28,27 @@ async def test_chain_verifies(any_db: Database, master_key: MasterKey, clock: Ma
     assert report.ok and report.checked == 5
 
 
-async def test_altered_row_is_named(any_db: Database, master_key: MasterKey, clock: ManualClock) -> None:
+async def test_altered_row_is_named(
+    any_db: Database, master_key: MasterKey, clock: ManualClock
+) -> None:
     """ASVS V16.4.2: an edited event is detected and the first broken link named."""
     log = await _filled(any_db, master_key, clock)
     events = await log.tail(5)
     async with any_db.begin() as conn:
-        await conn.execute(update(audit_events).where(audit_events.c.seq == events[2].seq).values(outcome="success"))
+        await conn.execute(
+            update(audit_events)
+            .where(audit_events.c.seq == events[2].seq)
+            .values(outcome="success")
+        )
     report = await log.verify()
     assert not report.ok
     assert report.broken_seq == events[2].seq
     assert report.checked == 2
 
 
-async def test_removed_row_is_detected(any_db: Database, master_key: MasterKey, clock: ManualClock) -> None:
+async def test_removed_row_is_detected(
+    any_db: Database, master_key: MasterKey, clock: ManualClock
+) -> None:
     log = await _filled(any_db, master_key, clock)
     events = await log.tail(5)
     async with any_db.begin() as conn:
@@ -47,7 +57,9 @@ async def test_removed_row_is_detected(any_db: Database, master_key: MasterKey, 
     assert not report.ok and report.broken_seq == events[2].seq
 
 
-async def test_truncated_tail_is_detected(any_db: Database, master_key: MasterKey, clock: ManualClock) -> None:
+async def test_truncated_tail_is_detected(
+    any_db: Database, master_key: MasterKey, clock: ManualClock
+) -> None:
     log = await _filled(any_db, master_key, clock)
     events = await log.tail(5)
     async with any_db.begin() as conn:
@@ -64,14 +76,20 @@ async def test_reforged_chain_without_key_fails(any_db: Database, clock: ManualC
     assert (await log.verify()).ok
 
 
-async def test_concurrent_appends_keep_one_chain(any_db: Database, master_key: MasterKey, clock: ManualClock) -> None:
+async def test_concurrent_appends_keep_one_chain(
+    any_db: Database, master_key: MasterKey, clock: ManualClock
+) -> None:
     log = AuditLog(any_db, master_key, clock)
-    await asyncio.gather(*(log.record("auth.refresh", "success", subject=str(i)) for i in range(30)))
+    await asyncio.gather(
+        *(log.record("auth.refresh", "success", subject=str(i)) for i in range(30))
+    )
     report = await log.verify()
     assert report.ok and report.checked == 30
 
 
-async def test_two_writers_on_one_database(db: Database, master_key: MasterKey, clock: ManualClock) -> None:
+async def test_two_writers_on_one_database(
+    db: Database, master_key: MasterKey, clock: ManualClock
+) -> None:
     """Two AuditLog objects (as two processes would have) still form one chain."""
     a, b = AuditLog(db, master_key, clock), AuditLog(db, master_key, clock)
     await asyncio.gather(*(x.record("t", "success") for x in (a, b) * 10))
@@ -81,7 +99,9 @@ async def test_two_writers_on_one_database(db: Database, master_key: MasterKey, 
     assert head.seq == 20
 
 
-async def test_rollback_leaves_no_event(db: Database, master_key: MasterKey, clock: ManualClock) -> None:
+async def test_rollback_leaves_no_event(
+    db: Database, master_key: MasterKey, clock: ManualClock
+) -> None:
     """An event written with the caller's transaction disappears with it (no half decision)."""
     log = AuditLog(db, master_key, clock)
     try:
@@ -96,7 +116,9 @@ async def test_rollback_leaves_no_event(db: Database, master_key: MasterKey, clo
 
 async def test_event_fields(db: Database, master_key: MasterKey, clock: ManualClock) -> None:
     log = AuditLog(db, master_key, clock, ip_mode="masked")
-    await log.record("auth.login", "success", subject="u1", ip="198.51.100.77", details={"amr": "pwd"})
+    await log.record(
+        "auth.login", "success", subject="u1", ip="198.51.100.77", details={"amr": "pwd"}
+    )
     (event,) = await log.tail(1)
     assert event.action == "auth.login" and event.outcome == "success" and event.subject == "u1"
     assert event.ip == "198.51.100.0/24"

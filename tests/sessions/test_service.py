@@ -18,8 +18,9 @@ async def _login(guard: Bastion, name: str = "alice", device: str | None = None)
     guard.clock.advance(1)  # type: ignore[attr-defined]  # distinct creation times
     if await guard.identity.users.by_username(name) is None:
         await guard.identity.register(name, PASSWORD)
-    pair = await guard.identity.login(name, PASSWORD, DeviceInfo(ip="198.51.100.1", device_id=device,
-                                                                 user_agent="pytest"))
+    pair = await guard.identity.login(
+        name, PASSWORD, DeviceInfo(ip="198.51.100.1", device_id=device, user_agent="pytest")
+    )
     assert isinstance(pair, TokenPair)
     return pair
 
@@ -33,7 +34,9 @@ async def test_refresh_rotates_and_keeps_session(any_guard: Bastion) -> None:
     assert claims.session_id == pair.session_id
 
 
-async def test_reuse_after_grace_revokes_the_session(any_guard: Bastion, clock: ManualClock) -> None:
+async def test_reuse_after_grace_revokes_the_session(
+    any_guard: Bastion, clock: ManualClock
+) -> None:
     """ASVS V10.4.5 (by analogy): a replayed refresh token revokes the whole family."""
     pair = await _login(any_guard)
     new = await any_guard.sessions.refresh(pair.refresh_token)
@@ -48,7 +51,9 @@ async def test_reuse_after_grace_revokes_the_session(any_guard: Bastion, clock: 
     assert "auth.refresh.reuse_detected" in events
 
 
-async def test_concurrent_refresh_within_grace_gets_same_successor(any_guard: Bastion, clock: ManualClock) -> None:
+async def test_concurrent_refresh_within_grace_gets_same_successor(
+    any_guard: Bastion, clock: ManualClock
+) -> None:
     pair = await _login(any_guard)
     first = await any_guard.sessions.refresh(pair.refresh_token)
     clock.advance(1)
@@ -100,7 +105,9 @@ async def test_idle_timeout(guard: Bastion, clock: ManualClock) -> None:
         await guard.sessions.refresh(pair.refresh_token)
 
 
-async def test_activity_keeps_session_alive_until_absolute_limit(guard: Bastion, clock: ManualClock) -> None:
+async def test_activity_keeps_session_alive_until_absolute_limit(
+    guard: Bastion, clock: ManualClock
+) -> None:
     """ASVS V7.3.2: refreshing keeps it alive, but never past the absolute lifetime."""
     pair = await _login(guard)
     step = guard.settings.sessions.idle_timeout_seconds - 60
@@ -117,7 +124,9 @@ async def test_activity_keeps_session_alive_until_absolute_limit(guard: Bastion,
 
 async def test_access_token_expires(guard: Bastion, clock: ManualClock) -> None:
     pair = await _login(guard)
-    clock.advance(guard.settings.tokens.access_ttl_seconds + guard.settings.tokens.leeway_seconds + 1)
+    clock.advance(
+        guard.settings.tokens.access_ttl_seconds + guard.settings.tokens.leeway_seconds + 1
+    )
     with pytest.raises(InvalidToken):
         await guard.sessions.verify_access(pair.access_token)
 
@@ -128,7 +137,11 @@ async def test_list_and_revoke(any_guard: Bastion) -> None:
     user = (await any_guard.sessions.verify_access(one.access_token)).subject
     listed = await any_guard.sessions.list(user, current=one.session_id)
     assert [s.id for s in listed] == [two.session_id, one.session_id]
-    assert listed[1].current and listed[1].device_id == "phone-aaaa-1111" and listed[1].user_agent == "pytest"
+    assert (
+        listed[1].current
+        and listed[1].device_id == "phone-aaaa-1111"
+        and listed[1].user_agent == "pytest"
+    )
     await any_guard.sessions.revoke(user, two.session_id)
     with pytest.raises(InvalidToken):
         await any_guard.sessions.verify_access(two.access_token)
@@ -176,7 +189,9 @@ async def test_revocations_survive_restart(tmp_path: object, clock: ManualClock)
 
 
 @pytest.mark.redis
-async def test_revocation_reaches_other_replica_within_a_second(tmp_path: object, clock: ManualClock) -> None:
+async def test_revocation_reaches_other_replica_within_a_second(
+    tmp_path: object, clock: ManualClock
+) -> None:
     """Two replicas on PostgreSQL + Redis: a logout on one is refused by the other < 1 s."""
     import time
     import uuid
@@ -197,7 +212,9 @@ async def test_revocation_reaches_other_replica_within_a_second(tmp_path: object
         start = time.monotonic()
         await a.sessions.revoke(claims.subject, claims.session_id)
         while b.sessions.verify_access_cached(pair.access_token) is not None:
-            assert time.monotonic() - start < 1.0, "revocation did not reach the other replica in 1 s"
+            assert time.monotonic() - start < 1.0, (
+                "revocation did not reach the other replica in 1 s"
+            )
             await asyncio.sleep(0.005)
         with pytest.raises(InvalidToken):
             await b.sessions.verify_access(pair.access_token)

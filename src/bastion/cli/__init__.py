@@ -13,7 +13,8 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     help="Bastion: login, sessions, tokens and audit for mini program backends.\n\n"
-    "Start with `bastion serve` (creates ./bastion-data on first run), then see docs/quickstart.md.",
+    "Start with `bastion serve` (creates ./bastion-data on first run), "
+    "then see docs/quickstart.md.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

@@ -15,7 +15,15 @@ from bastion._facade import Bastion
 from bastion.config import Settings, load_settings
 from bastion.errors import BastionError, ConfigError, StorageUnavailable
 
-__all__ = ["ConfigOpt", "DataDirOpt", "console", "err_console", "open_guard", "run", "settings_from"]
+__all__ = [
+    "ConfigOpt",
+    "DataDirOpt",
+    "console",
+    "err_console",
+    "open_guard",
+    "run",
+    "settings_from",
+]
 
 T = TypeVar("T")
 console = Console()
@@ -23,12 +31,18 @@ err_console = Console(stderr=True)
 
 DataDirOpt = Annotated[
     Path | None,
-    typer.Option("--data-dir", envvar="BASTION_DATA_DIR", help="Where the SQLite file and master key live.",
-                 show_default="./bastion-data"),
+    typer.Option(
+        "--data-dir",
+        envvar="BASTION_DATA_DIR",
+        help="Where the SQLite file and master key live.",
+        show_default="./bastion-data",
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", envvar="BASTION_CONFIG", help="TOML settings file (see docs/configuration.md)."),
+    typer.Option(
+        "--config", envvar="BASTION_CONFIG", help="TOML settings file (see docs/configuration.md)."
+    ),
 ]
 
 EXIT_ERROR = 1
@@ -48,8 +62,10 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         err_console.print(f"[red]configuration error:[/red] {exc.detail}")
         raise typer.Exit(EXIT_CONFIG) from None
     except StorageUnavailable:
-        err_console.print("[red]storage unavailable:[/red] the database or Redis did not answer; "
-                          "check database.url / redis.url and that the servers run.")
+        err_console.print(
+            "[red]storage unavailable:[/red] the database or Redis did not answer; "
+            "check database.url / redis.url and that the servers run."
+        )
         raise typer.Exit(EXIT_UNAVAILABLE) from None
     except BastionError as exc:
         err_console.print(f"[red]error:[/red] {exc.detail}")
@@ -64,7 +80,9 @@ async def with_guard(settings: Settings, action: Callable[[Bastion], Awaitable[T
         await guard.close()
 
 
-def open_guard(data_dir: Path | None, config: Path | None, action: Callable[[Bastion], Awaitable[T]]) -> T:
+def open_guard(
+    data_dir: Path | None, config: Path | None, action: Callable[[Bastion], Awaitable[T]]
+) -> T:
     """Load settings (errors name the bad key), open Bastion, run ``action``, close."""
     try:
         settings = settings_from(data_dir, config)

@@ -51,8 +51,12 @@ def verify(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
     """Check the whole hash chain; exit 1 and name the first broken link if it was altered."""
 
     async def action(guard: Bastion) -> ChainReport:
-        with Progress(SpinnerColumn(), TextColumn("checking the audit chain..."), console=err_console,
-                      transient=True) as progress:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("checking the audit chain..."),
+            console=err_console,
+            transient=True,
+        ) as progress:
             progress.add_task("verify", total=None)
             return await guard.audit.verify()
 
@@ -60,16 +64,21 @@ def verify(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
     if report.ok:
         console.print(f"[green]audit chain intact[/green]: {report.checked} events")
         return
-    err_console.print(f"[red]audit chain broken[/red] at event #{report.broken_seq}: {report.problem} "
-                      f"({report.checked} events before it verified)")
+    err_console.print(
+        f"[red]audit chain broken[/red] at event #{report.broken_seq}: {report.problem} "
+        f"({report.checked} events before it verified)"
+    )
     raise typer.Exit(1)
 
 
 @audit_app.command()
 def tail(
-    lines: Annotated[int, typer.Option("-n", "--lines", min=1, max=10_000, help="How many events.")] = 20,
-    action_filter: Annotated[str | None, typer.Option("--action", help="Only this action, e.g. auth.login")]
-    = None,
+    lines: Annotated[
+        int, typer.Option("-n", "--lines", min=1, max=10_000, help="How many events.")
+    ] = 20,
+    action_filter: Annotated[
+        str | None, typer.Option("--action", help="Only this action, e.g. auth.login")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
@@ -85,8 +94,16 @@ def tail(
         table = Table("#", "time (UTC)", "action", "outcome", "subject", "reason", "ip", "request")
         for e in events:
             when = datetime.fromtimestamp(e.ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            table.add_row(str(e.seq), when, e.action, e.outcome, e.subject or "", e.reason or "", e.ip or "",
-                          e.request_id or "")
+            table.add_row(
+                str(e.seq),
+                when,
+                e.action,
+                e.outcome,
+                e.subject or "",
+                e.reason or "",
+                e.ip or "",
+                e.request_id or "",
+            )
         console.print(table)
 
     open_guard(data_dir, config, action)

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from bastion.cli._common import ConfigOpt, DataDirOpt, console, err_console, open_guard, settings_from
+from bastion.cli._common import (
+    ConfigOpt,
+    DataDirOpt,
+    console,
+    err_console,
+    open_guard,
+    settings_from,
+)
 from bastion.errors import ConfigError
 from bastion.infra import configure_logging
 
@@ -15,7 +22,9 @@ __all__ = ["init", "serve"]
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to listen on.", show_default="127.0.0.1")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on.", show_default="127.0.0.1")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.", show_default="8080")] = None,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
@@ -36,26 +45,43 @@ def serve(
         overrides = {"server": {"host": host, "port": port}} if host or port else {}
         settings = settings_from(data_dir, config)
         if overrides:
-            server = settings.server.model_copy(update={k: v for k, v in overrides["server"].items() if v})
+            server = settings.server.model_copy(
+                update={k: v for k, v in overrides["server"].items() if v}
+            )
             settings = settings.model_copy(update={"server": server})
     except ConfigError as exc:
         err_console.print(f"[red]configuration error:[/red] {exc.detail}")
         raise typer.Exit(2) from None
     configure_logging(log_level.upper())
-    err_console.print(f"Bastion listening on http://{settings.server.host}:{settings.server.port} "
-                      f"(data in {settings.data_dir}, hot state: {'redis' if settings.redis_url else 'memory'})")
-    uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port,
-                server_header=False, date_header=True, log_level=log_level.lower(), access_log=False,
-                proxy_headers=False, lifespan="on")
+    err_console.print(
+        f"Bastion listening on http://{settings.server.host}:{settings.server.port} "
+        f"(data in {settings.data_dir}, hot state: {'redis' if settings.redis_url else 'memory'})"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        server_header=False,
+        date_header=True,
+        log_level=log_level.lower(),
+        access_log=False,
+        proxy_headers=False,
+        lifespan="on",
+    )
 
 
-def init(data_dir: DataDirOpt = None, config: ConfigOpt = None,
-         write_config: Annotated[Path | None, typer.Option(help="Also write a commented settings file here.")]
-         = None) -> None:
+def init(
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+    write_config: Annotated[
+        Path | None, typer.Option(help="Also write a commented settings file here.")
+    ] = None,
+) -> None:
     """Prepare a data directory: master key (0600), database schema and a signing key.
 
     Safe to run again: nothing that exists is replaced.
     """
+
     async def action(guard: object) -> None:
         return None
 
@@ -66,8 +92,10 @@ def init(data_dir: DataDirOpt = None, config: ConfigOpt = None,
         else:
             write_config.write_text(SAMPLE_CONFIG)
             console.print(f"wrote {write_config}")
-    console.print("[green]ready.[/green] Next: [bold]bastion serve[/bold], then "
-                  "[bold]bastion users create NAME --admin[/bold] for an operator account.")
+    console.print(
+        "[green]ready.[/green] Next: [bold]bastion serve[/bold], then "
+        "[bold]bastion users create NAME --admin[/bold] for an operator account."
+    )
 
 
 SAMPLE_CONFIG = """\

@@ -30,10 +30,13 @@ def _password(from_stdin: bool) -> str:
 @app.command()
 def create(
     username: str,
-    admin: Annotated[bool, typer.Option("--admin", help="Give the account the admin scope.")] = False,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="Give the account the admin scope.")
+    ] = False,
     email: Annotated[str | None, typer.Option(help="Contact address (stored encrypted).")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")]
-    = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -44,7 +47,9 @@ def create(
     password = _password(password_stdin)
 
     async def action(guard: Bastion) -> str:
-        done = await guard.identity.register(username, password, email=email, is_admin=admin, reveal_taken=True)
+        done = await guard.identity.register(
+            username, password, email=email, is_admin=admin, reveal_taken=True
+        )
         return done.user_id
 
     user_id = open_guard(data_dir, config, action)
@@ -64,8 +69,15 @@ def list_users(
         table = Table("id", "username", "admin", "locked", "mfa", "failures", "created (UTC)")
         for u in await guard.admin.list(limit=limit, offset=offset):
             created = datetime.fromtimestamp(u.created_at, UTC).strftime("%Y-%m-%d %H:%M")
-            table.add_row(u.id, u.username, "yes" if u.is_admin else "", "yes" if u.locked else "",
-                          "yes" if u.mfa_enabled else "", str(u.failed_logins), created)
+            table.add_row(
+                u.id,
+                u.username,
+                "yes" if u.is_admin else "",
+                "yes" if u.locked else "",
+                "yes" if u.mfa_enabled else "",
+                str(u.failed_logins),
+                created,
+            )
         console.print(table)
 
     open_guard(data_dir, config, action)

@@ -81,7 +81,9 @@ def load_or_create_master_key(data_dir: Path, from_env: str | None = None) -> Ma
     if path.exists():
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            raise ConfigError(f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
+            raise ConfigError(
+                f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}"
+            )
         return MasterKey(_decode(path.read_text()))
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = os.urandom(KEY_BYTES)

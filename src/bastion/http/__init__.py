@@ -5,4 +5,9 @@ from bastion.http._middleware import BodyGuardMiddleware as BodyGuardMiddleware
 from bastion.http._middleware import RequestContextMiddleware as RequestContextMiddleware
 from bastion.http._middleware import SecureHeadersMiddleware as SecureHeadersMiddleware
 
-__all__ = ["BodyGuardMiddleware", "RequestContextMiddleware", "SecureHeadersMiddleware", "create_app"]
+__all__ = [
+    "BodyGuardMiddleware",
+    "RequestContextMiddleware",
+    "SecureHeadersMiddleware",
+    "create_app",
+]

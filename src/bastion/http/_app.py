@@ -12,7 +12,11 @@ from bastion import __version__
 from bastion._facade import Bastion
 from bastion.config import Settings, load_settings
 from bastion.http._client import ClientIP
-from bastion.http._middleware import BodyGuardMiddleware, RequestContextMiddleware, SecureHeadersMiddleware
+from bastion.http._middleware import (
+    BodyGuardMiddleware,
+    RequestContextMiddleware,
+    SecureHeadersMiddleware,
+)
 from bastion.http._problems import register_problem_handlers
 from bastion.http._routes_auth import router as auth_router
 from bastion.http._routes_ops import healthz, jwks, metrics, readyz
@@ -23,8 +27,9 @@ from bastion.infra import Clock
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None, *, guard: Bastion | None = None,
-               clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, guard: Bastion | None = None, clock: Clock | None = None
+) -> FastAPI:
     """Build the service. With ``guard`` the caller owns its lifecycle; otherwise the app opens
     one from ``settings`` at start-up and closes it at shutdown."""
     settings = settings or (guard.settings if guard else load_settings())
@@ -44,16 +49,26 @@ def create_app(settings: Settings | None = None, *, guard: Bastion | None = None
             await opened.audit.record("service.stop", "success")
             await opened.close()
 
-    app = FastAPI(title="Bastion", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+    app = FastAPI(
+        title="Bastion",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     if guard is not None:
         app.state.bastion = guard
     register_problem_handlers(app)
     app.include_router(auth_router)
     app.include_router(sessions_router)
     app.add_route("/v1/verify", verify_endpoint, methods=["GET", "POST"], include_in_schema=False)
-    for path, endpoint in (("/healthz", healthz), ("/readyz", readyz), ("/metrics", metrics),
-                           ("/.well-known/jwks.json", jwks)):
+    for path, endpoint in (
+        ("/healthz", healthz),
+        ("/readyz", readyz),
+        ("/metrics", metrics),
+        ("/.well-known/jwks.json", jwks),
+    ):
         app.add_route(path, endpoint, methods=["GET"], include_in_schema=False)
     _add_middleware(app, settings)
     return app
@@ -63,5 +78,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     options: dict[str, Any] = {"limit": settings.server.auth_body_limit, "exempt": ("/v1/verify",)}
     app.add_middleware(BodyGuardMiddleware, **options)
     app.add_middleware(SecureHeadersMiddleware)
-    app.add_middleware(RequestContextMiddleware, client_ip=ClientIP(settings.server.trusted_proxies),
-                       access_log=settings.server.access_log)
+    app.add_middleware(
+        RequestContextMiddleware,
+        client_ip=ClientIP(settings.server.trusted_proxies),
+        access_log=settings.server.access_log,
+    )

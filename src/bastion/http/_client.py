@@ -29,7 +29,7 @@ class ClientIP:
         """The socket peer, or -- when it is a trusted proxy -- the right-most address in
         ``X-Forwarded-For`` that is not itself a trusted proxy."""
         client = scope.get("client")
-        peer = client[0] if client else None
+        peer: str | None = str(client[0]) if client else None
         if not self._trusted or peer is None or not self._is_trusted(peer):
             return peer
         forwarded = [

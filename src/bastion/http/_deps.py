@@ -21,7 +21,9 @@ def client_ip(request: Request) -> str | None:
     return str(ip) if ip else None
 
 
-def device_info(request: Request, device_id: str | None = None, platform: str | None = None) -> DeviceInfo:
+def device_info(
+    request: Request, device_id: str | None = None, platform: str | None = None
+) -> DeviceInfo:
     return DeviceInfo(
         user_agent=request.headers.get("user-agent", "")[:512] or None,
         platform=platform,
@@ -50,6 +52,11 @@ async def require_bearer(request: Request) -> AccessClaims:
             raise InvalidToken(reason="missing")
         return await guard.sessions.verify_access(token)
     except InvalidToken as exc:
-        await guard.audit.record("auth.token.rejected", "denied", reason=getattr(exc, "reason", None) or "invalid",
-                                 ip=client_ip(request), details={"path": request.url.path[:128]})
+        await guard.audit.record(
+            "auth.token.rejected",
+            "denied",
+            reason=getattr(exc, "reason", None) or "invalid",
+            ip=client_ip(request),
+            details={"path": request.url.path[:128]},
+        )
         raise

@@ -68,7 +68,9 @@ class RequestContextMiddleware:
         finally:
             HTTP_REQUESTS.labels(f"{status // 100}xx").inc()
             if self.access_log:
-                self.log.info("http.request", method=scope["method"], path=scope["path"], status=status)
+                self.log.info(
+                    "http.request", method=scope["method"], path=scope["path"], status=status
+                )
             structlog.contextvars.unbind_contextvars("request_id")
 
 
@@ -87,8 +89,11 @@ class SecureHeadersMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self.names
-                        and k.lower() not in (b"server", b"x-powered-by")]
+                kept = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in self.names and k.lower() not in (b"server", b"x-powered-by")
+                ]
                 message["headers"] = kept + self.headers
             await send(message)
 
@@ -100,21 +105,29 @@ class BodyGuardMiddleware:
     ``Content-Length`` or while reading), 415 unless JSON, 422 unless valid UTF-8.
     The checked body is replayed to the app. ``exempt`` paths (forward auth) pass untouched."""
 
-    def __init__(self, app: ASGIApp, *, limit: int, prefix: str = "/v1/", exempt: Iterable[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int, prefix: str = "/v1/", exempt: Iterable[str] = ()
+    ) -> None:
         self.app = app
         self.limit = limit
         self.prefix = prefix
         self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS")
-                or not scope["path"].startswith(self.prefix) or scope["path"] in self.exempt):
+        if (
+            scope["type"] != "http"
+            or scope["method"] in ("GET", "HEAD", "OPTIONS")
+            or not scope["path"].startswith(self.prefix)
+            or scope["path"] in self.exempt
+        ):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.limit:
-            await simple_problem(413, f"The body must be at most {self.limit} bytes.")(scope, receive, send)
+            await simple_problem(413, f"The body must be at most {self.limit} bytes.")(
+                scope, receive, send
+            )
             return
         body = bytearray()
         more = True
@@ -125,7 +138,9 @@ class BodyGuardMiddleware:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.limit:
-                await simple_problem(413, f"The body must be at most {self.limit} bytes.")(scope, receive, send)
+                await simple_problem(413, f"The body must be at most {self.limit} bytes.")(
+                    scope, receive, send
+                )
                 return
         rejection = self._reject(headers.get(b"content-type", b""), bytes(body))
         if rejection is not None:
@@ -138,12 +153,16 @@ class BodyGuardMiddleware:
         if not body:
             return None
         media = content_type.split(b";")[0].strip().lower()
-        if media != b"application/json" and not (media.startswith(b"application/") and media.endswith(b"+json")):
+        if media != b"application/json" and not (
+            media.startswith(b"application/") and media.endswith(b"+json")
+        ):
             return simple_problem(415, "Send the body as application/json.")
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
-            exc = InvalidInput("The body is not valid UTF-8.", errors=[{"field": "body", "code": "utf8"}])
+            exc = InvalidInput(
+                "The body is not valid UTF-8.", errors=[{"field": "body", "code": "utf8"}]
+            )
             return problem_response(exc.status, exc.problem())
         return None
 

@@ -23,7 +23,9 @@ __all__ = [
     "TotpEnrollResponse",
 ]
 
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,63}@[^@\s\x00-\x1f\x7f]{1,252}\.[^@\s\x00-\x1f\x7f.]{1,63}$")
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f]{1,63}@[^@\s\x00-\x1f\x7f]{1,252}\.[^@\s\x00-\x1f\x7f.]{1,63}$"
+)
 
 
 def _printable(value: str) -> str:
@@ -82,7 +84,7 @@ class LoginRequest(_In):
 class LoginResponse(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int
     session_id: str
 

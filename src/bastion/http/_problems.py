@@ -21,10 +21,20 @@ __all__ = ["problem_response", "register_problem_handlers"]
 
 log = structlog.get_logger("bastion.http")
 PROBLEM = "application/problem+json"
-_TITLES = {404: "Not found", 405: "Method not allowed", 406: "Not acceptable", 413: "Request too large",
-           415: "Unsupported media type"}
-_SLUGS = {404: "not-found", 405: "method-not-allowed", 406: "not-acceptable", 413: "payload-too-large",
-          415: "unsupported-media-type"}
+_TITLES = {
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    413: "Request too large",
+    415: "Unsupported media type",
+}
+_SLUGS = {
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+}
 
 
 def _request_id() -> str | None:
@@ -32,7 +42,9 @@ def _request_id() -> str | None:
     return str(value) if value else None
 
 
-def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
     rid = _request_id()
     if rid:
         body = {**body, "request_id": rid}
@@ -41,8 +53,12 @@ def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] 
 
 def simple_problem(status: int, detail: str) -> Response:
     slug = _SLUGS.get(status, "http-error")
-    body = {"type": f"https://bastion.dev/problems/{slug}", "title": _TITLES.get(status, "Error"),
-            "status": status, "detail": detail}
+    body = {
+        "type": f"https://bastion.dev/problems/{slug}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
     return problem_response(status, body)
 
 
@@ -64,7 +80,11 @@ async def _validation(request: Request, exc: Exception) -> Response:
     if any(e.get("type") == "json_invalid" for e in errors):
         return await _bastion(request, BadRequest("The body is not valid JSON."))
     shown = [
-        {"field": _field(tuple(e.get("loc", ()))), "code": e.get("type", "invalid"), "message": e.get("msg", "")}
+        {
+            "field": _field(tuple(e.get("loc", ()))),
+            "code": e.get("type", "invalid"),
+            "message": e.get("msg", ""),
+        }
         for e in errors
     ]
     fields = ", ".join(sorted({s["field"] for s in shown}))

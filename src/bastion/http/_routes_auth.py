@@ -29,8 +29,12 @@ Claims = Annotated[AccessClaims, Depends(require_bearer)]
 
 
 def _pair(pair: TokenPair) -> LoginResponse:
-    return LoginResponse(access_token=pair.access_token, refresh_token=pair.refresh_token,
-                         expires_in=pair.expires_in, session_id=pair.session_id)
+    return LoginResponse(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        session_id=pair.session_id,
+    )
 
 
 @router.post("/register", status_code=201, response_model=RegisterResponse)
@@ -86,8 +90,10 @@ async def totp_verify(body: MfaVerifyRequest, request: Request) -> LoginResponse
     """Second login step: ``mfa_token`` with a TOTP ``code`` or a ``recovery_code``."""
     guard, ip = get_guard(request), client_ip(request)
     if (body.code is None) == (body.recovery_code is None):
-        raise InvalidInput("Send exactly one of 'code' and 'recovery_code'.",
-                           errors=[{"field": "code", "code": "exactly_one"}])
+        raise InvalidInput(
+            "Send exactly one of 'code' and 'recovery_code'.",
+            errors=[{"field": "code", "code": "exactly_one"}],
+        )
     if body.code is not None:
         return _pair(await guard.mfa.verify_totp(body.mfa_token, body.code, ip=ip))
     assert body.recovery_code is not None

@@ -40,6 +40,7 @@ async def revoke_session(session_id: SessionId, claims: Claims, request: Request
 @router.delete("", response_model=dict[str, int])
 async def revoke_others(claims: Claims, request: Request) -> dict[str, int]:
     """Sign out everywhere else: revoke every session of the caller except this one."""
-    count = await get_guard(request).sessions.revoke_all(claims.subject, except_session=claims.session_id,
-                                                          reason="sign_out_others")
+    count = await get_guard(request).sessions.revoke_all(
+        claims.subject, except_session=claims.session_id, reason="sign_out_others"
+    )
     return {"revoked": count}

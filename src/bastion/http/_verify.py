@@ -48,6 +48,10 @@ async def verify_endpoint(request: Request) -> Response:
         return _allowed(await guard.sessions.verify_access(token))
     except InvalidToken as exc:
         _DENIED.inc()
-        await guard.audit.record("verify.denied", "denied", reason=getattr(exc, "reason", None) or "invalid",
-                                 ip=client_ip(request))
+        await guard.audit.record(
+            "verify.denied",
+            "denied",
+            reason=getattr(exc, "reason", None) or "invalid",
+            ip=client_ip(request),
+        )
         return problem_response(exc.status, exc.problem(), exc.headers())

@@ -14,7 +14,7 @@ class UserAdmin:
         self._id = identity
 
     async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:
-        return await self._id.users.list(limit=limit, offset=offset)
+        return await self._id.users.page(limit=limit, offset=offset)
 
     async def find(self, username_or_id: str) -> User:
         """By username, else by id; raises :class:`~bastion.errors.NotFound`."""
@@ -26,7 +26,9 @@ class UserAdmin:
         async with self._id.db.begin() as conn:
             await self._id.users.update(conn, user.id, locked=True)
             await self._id.sessions.revoke_all(user.id, reason="account_locked", conn=conn)
-            await self._id.audit.record("admin.user.lock", "success", actor=actor, subject=user.id, conn=conn)
+            await self._id.audit.record(
+                "admin.user.lock", "success", actor=actor, subject=user.id, conn=conn
+            )
         return user
 
     async def unlock(self, username_or_id: str, *, actor: str = "admin") -> User:
@@ -34,7 +36,9 @@ class UserAdmin:
         user = await self.find(username_or_id)
         async with self._id.db.begin() as conn:
             await self._id.users.update(conn, user.id, locked=False, failed_logins=0)
-            await self._id.audit.record("admin.user.unlock", "success", actor=actor, subject=user.id, conn=conn)
+            await self._id.audit.record(
+                "admin.user.unlock", "success", actor=actor, subject=user.id, conn=conn
+            )
         await self._id.throttle.reset(account_key(user.username))
         return user
 
@@ -43,5 +47,7 @@ class UserAdmin:
         async with self._id.db.begin() as conn:
             await self._id.sessions.revoke_all(user.id, reason="account_deleted", conn=conn)
             await self._id.users.delete(conn, user.id)
-            await self._id.audit.record("admin.user.delete", "success", actor=actor, subject=user.id, conn=conn)
+            await self._id.audit.record(
+                "admin.user.delete", "success", actor=actor, subject=user.id, conn=conn
+            )
         return user

@@ -52,29 +52,43 @@ class MfaService:
         sealed = self._id.master.seal(secret.encode(), purpose=TOTP_PURPOSE, context=user_id)
         async with self._id.db.begin() as conn:
             await self._id.users.update(conn, user_id, totp_pending_sealed=sealed)
-            await self._id.audit.record("auth.mfa.enroll", "success", subject=user_id, reason="started", conn=conn)
-        return TotpEnrolment(secret, provisioning_uri(secret, account=user.username, issuer=self._issuer))
+            await self._id.audit.record(
+                "auth.mfa.enroll", "success", subject=user_id, reason="started", conn=conn
+            )
+        return TotpEnrolment(
+            secret, provisioning_uri(secret, account=user.username, issuer=self._issuer)
+        )
 
     async def confirm_totp(self, user_id: str, code: str) -> list[str]:
-        """Activate the pending secret with a valid code; returns ten recovery codes (shown once)."""
+        """Activate the pending secret with a valid code; returns ten recovery codes, shown once."""
         user = await self._id.users.get(user_id)
         if user.totp_pending_sealed is None:
             raise InvalidInput("Start enrolment first: POST /v1/auth/mfa/totp/enroll.")
-        secret = self._id.master.open(user.totp_pending_sealed, purpose=TOTP_PURPOSE, context=user_id).decode()
+        secret = self._id.master.open(
+            user.totp_pending_sealed, purpose=TOTP_PURPOSE, context=user_id
+        ).decode()
         try:
             step = verify_totp(secret, code, now=self._id.clock.now(), last_step=0)
         except InvalidCode:
-            await self._id.audit.record("auth.mfa.enroll", "failure", subject=user_id, reason="bad_code")
+            await self._id.audit.record(
+                "auth.mfa.enroll", "failure", subject=user_id, reason="bad_code"
+            )
             raise
         codes = new_recovery_codes(10)
         async with self._id.db.begin() as conn:
             await self._id.users.update(
-                conn, user_id, totp_secret_sealed=user.totp_pending_sealed, totp_pending_sealed=None,
-                totp_last_step=step, mfa_enabled=True,
+                conn,
+                user_id,
+                totp_secret_sealed=user.totp_pending_sealed,
+                totp_pending_sealed=None,
+                totp_last_step=step,
+                mfa_enabled=True,
             )
             hashes = [hash_recovery_code(c, self._recovery_key) for c in codes]
             await self._id.users.replace_recovery_codes(conn, user_id, hashes)
-            await self._id.audit.record("auth.mfa.enroll", "success", subject=user_id, reason="confirmed", conn=conn)
+            await self._id.audit.record(
+                "auth.mfa.enroll", "success", subject=user_id, reason="confirmed", conn=conn
+            )
         return codes
 
     async def verify_totp(self, mfa_token: str, code: str, *, ip: str | None = None) -> TokenPair:
@@ -82,12 +96,17 @@ class MfaService:
         user, device, key = await self._id.pending_challenge(mfa_token, ip)
         if user.totp_secret_sealed is None:
             raise InvalidCode
-        secret = self._id.master.open(user.totp_secret_sealed, purpose=TOTP_PURPOSE, context=user.id).decode()
+        secret = self._id.master.open(
+            user.totp_secret_sealed, purpose=TOTP_PURPOSE, context=user.id
+        ).decode()
         try:
-            step = verify_totp(secret, code, now=self._id.clock.now(), last_step=user.totp_last_step)
+            step = verify_totp(
+                secret, code, now=self._id.clock.now(), last_step=user.totp_last_step
+            )
             async with self._id.db.begin() as conn:
                 moved = await conn.execute(
-                    update(users).where(users.c.id == user.id, users.c.totp_last_step < step)
+                    update(users)
+                    .where(users.c.id == user.id, users.c.totp_last_step < step)
                     .values(totp_last_step=step)
                 )
                 if moved.rowcount != 1:
@@ -95,22 +114,36 @@ class MfaService:
         except InvalidCode:
             await self._id.record_second_factor_failure(user, device, "bad_totp")
             raise
-        await self._id.audit.record("auth.mfa.verify", "success", subject=user.id, reason="totp", ip=ip)
+        await self._id.audit.record(
+            "auth.mfa.verify", "success", subject=user.id, reason="totp", ip=ip
+        )
         return await self._id.finish_challenge(key, user, device, ("pwd", "otp"))
 
-    async def verify_recovery(self, mfa_token: str, recovery_code: str, *, ip: str | None = None) -> TokenPair:
+    async def verify_recovery(
+        self, mfa_token: str, recovery_code: str, *, ip: str | None = None
+    ) -> TokenPair:
         """Second login step with a single-use recovery code."""
         user, device, key = await self._id.pending_challenge(mfa_token, ip)
         async with self._id.db.begin() as conn:
             unused = await self._id.users.unused_recovery_codes(conn, user.id)
             try:
-                index = match_recovery_code(recovery_code, [h for _, h in unused], self._recovery_key)
+                index = match_recovery_code(
+                    recovery_code, [h for _, h in unused], self._recovery_key
+                )
             except InvalidCode:
                 index = None
-            used = index is not None and await self._id.users.use_recovery_code(conn, unused[index][0])
+            used = index is not None and await self._id.users.use_recovery_code(
+                conn, unused[index][0]
+            )
         if not used:
             await self._id.record_second_factor_failure(user, device, "bad_recovery_code")
             raise InvalidCode
-        await self._id.audit.record("auth.mfa.verify", "success", subject=user.id, reason="recovery_code", ip=ip,
-                                    details={"remaining": len(unused) - 1})
+        await self._id.audit.record(
+            "auth.mfa.verify",
+            "success",
+            subject=user.id,
+            reason="recovery_code",
+            ip=ip,
+            details={"remaining": len(unused) - 1},
+        )
         return await self._id.finish_challenge(key, user, device, ("pwd", "rec"))

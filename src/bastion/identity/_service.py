@@ -11,6 +11,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -72,8 +73,14 @@ class IdentityService:
     # -- registration ------------------------------------------------------------------------
 
     async def register(
-        self, username: str, password: str, *, email: str | None = None, ip: str | None = None,
-        is_admin: bool = False, reveal_taken: bool = False,
+        self,
+        username: str,
+        password: str,
+        *,
+        email: str | None = None,
+        ip: str | None = None,
+        is_admin: bool = False,
+        reveal_taken: bool = False,
     ) -> Registered:
         """Create a user. A taken username returns a look-alike result (see docs/identity.md)
         unless ``reveal_taken`` (operator tools) asks for :class:`~bastion.errors.Conflict`.
@@ -86,27 +93,40 @@ class IdentityService:
             self.policy.validate(password, identifiers=identifiers)
         except WeakPassword as exc:
             codes = ",".join(sorted({e["code"] for e in exc.extra.get("errors", [])}))
-            await self.audit.record("auth.register", "failure", reason="weak_password", ip=ip,
-                                    details={"codes": codes})
+            await self.audit.record(
+                "auth.register", "failure", reason="weak_password", ip=ip, details={"codes": codes}
+            )
             raise
         strength = dict(await asyncio.to_thread(self.policy.strength, password, identifiers))
         password_hash = await self.hashing.hash(password)
         async with self.db.begin() as conn:
             if await self.users.exists(conn, username):
-                await self.audit.record("auth.register", "denied", reason="username_taken", ip=ip, conn=conn)
+                await self.audit.record(
+                    "auth.register", "denied", reason="username_taken", ip=ip, conn=conn
+                )
                 if reveal_taken:
                     from bastion.errors import Conflict
 
                     raise Conflict("That username is taken.")
                 return Registered(new_id(), strength)
-            user_id = await self.users.create(conn, username, password_hash, email=email, is_admin=is_admin)
-            await self.audit.record("auth.register", "success", subject=user_id, ip=ip,
-                                    details={"admin": True} if is_admin else None, conn=conn)
+            user_id = await self.users.create(
+                conn, username, password_hash, email=email, is_admin=is_admin
+            )
+            await self.audit.record(
+                "auth.register",
+                "success",
+                subject=user_id,
+                ip=ip,
+                details={"admin": True} if is_admin else None,
+                conn=conn,
+            )
         return Registered(user_id, strength)
 
     # -- login --------------------------------------------------------------------------------
 
-    async def login(self, username: str, password: str, device: DeviceInfo) -> TokenPair | MfaChallenge:
+    async def login(
+        self, username: str, password: str, device: DeviceInfo
+    ) -> TokenPair | MfaChallenge:
         """Check a password; return tokens, or a challenge for a user with a second factor.
 
         Raises :class:`Throttled` (before hashing), :class:`AuthenticationFailed` (unknown user,
@@ -115,8 +135,13 @@ class IdentityService:
         account = account_key(username)
         user = await self.users.by_username(username)
         # The same queries run for unknown users, so the timing does not tell them apart.
-        trusted = await self.users.is_trusted_device(user.id if user else "-", device.device_id) and user is not None
-        device_key = UserStore.device_hash(user.id, device.device_id or "") if user and trusted else None
+        trusted = (
+            await self.users.is_trusted_device(user.id if user else "-", device.device_id)
+            and user is not None
+        )
+        device_key = (
+            UserStore.device_hash(user.id, device.device_id or "") if user and trusted else None
+        )
         await self._check_throttle(account, device, device_key, user)
         if user is None:
             await self.hashing.verify_decoy(password)
@@ -130,7 +155,9 @@ class IdentityService:
             await self._fail(account, device, device_key, user, reason, step_up=step_up)
         if step_up:
             # Answered alike for right and wrong passwords, so it confirms no guess.
-            await self.audit.record("auth.login", "denied", subject=user.id, reason="step_up_required", ip=device.ip)
+            await self.audit.record(
+                "auth.login", "denied", subject=user.id, reason="step_up_required", ip=device.ip
+            )
             raise StepUpRequired
         if result.needs_rehash:
             await self._rehash(user, password)
@@ -138,35 +165,62 @@ class IdentityService:
             return await self._challenge(user, device)
         return await self._complete(user, device, account, device_key, ("pwd",))
 
-    async def _check_throttle(self, account: str, device: DeviceInfo, device_key: str | None,
-                              user: User | None) -> None:
+    async def _check_throttle(
+        self, account: str, device: DeviceInfo, device_key: str | None, user: User | None
+    ) -> None:
         try:
             await self.throttle.check(account=account, ip=device.ip, device=device_key)
         except Throttled as exc:
-            await self.audit.record("auth.login.throttled", "denied", subject=user.id if user else None,
-                                    reason=getattr(exc, "scope", "throttled"), ip=device.ip)
+            await self.audit.record(
+                "auth.login.throttled",
+                "denied",
+                subject=user.id if user else None,
+                reason=getattr(exc, "scope", "throttled"),
+                ip=device.ip,
+            )
             raise
 
-    async def _fail(self, account: str, device: DeviceInfo, device_key: str | None, user: User | None,
-                    reason: str, *, step_up: bool = False, action: str = "auth.login") -> None:
+    async def _fail(
+        self,
+        account: str,
+        device: DeviceInfo,
+        device_key: str | None,
+        user: User | None,
+        reason: str,
+        *,
+        step_up: bool = False,
+        action: str = "auth.login",
+    ) -> None:
         await self.throttle.record_failure(account=account, ip=device.ip, device=device_key)
         async with self.db.begin() as conn:
             await self.users.add_failure(conn, user.id if user else "-")  # no row for unknown users
-            await self.audit.record(action, "failure", subject=user.id if user else None, reason=reason,
-                                    ip=device.ip, conn=conn)
+            await self.audit.record(
+                action,
+                "failure",
+                subject=user.id if user else None,
+                reason=reason,
+                ip=device.ip,
+                conn=conn,
+            )
         if step_up:
             raise StepUpRequired
         raise AuthenticationFailed
 
-    async def record_second_factor_failure(self, user: User, device: DeviceInfo, reason: str) -> None:
+    async def record_second_factor_failure(
+        self, user: User, device: DeviceInfo, reason: str
+    ) -> None:
         """A wrong TOTP or recovery code counts like a wrong password (throttle + counter)."""
         device_key = UserStore.device_hash(user.id, device.device_id) if device.device_id else None
         trusted = await self.users.is_trusted_device(user.id, device.device_id)
-        try:
-            await self._fail(account_key(user.username), device, device_key if trusted else None, user, reason,
-                             action="auth.mfa.verify")
-        except AuthenticationFailed:
-            pass
+        with contextlib.suppress(AuthenticationFailed):
+            await self._fail(
+                account_key(user.username),
+                device,
+                device_key if trusted else None,
+                user,
+                reason,
+                action="auth.mfa.verify",
+            )
 
     async def _rehash(self, user: User, password: str) -> None:
         new_hash = await self.hashing.hash(password)
@@ -174,28 +228,48 @@ class IdentityService:
             await self.users.update(conn, user.id, password_hash=new_hash)
             await self.audit.record("auth.password.rehash", "success", subject=user.id, conn=conn)
 
-    async def _complete(self, user: User, device: DeviceInfo, account: str, device_key: str | None,
-                        amr: tuple[str, ...]) -> TokenPair:
+    async def _complete(
+        self,
+        user: User,
+        device: DeviceInfo,
+        account: str,
+        device_key: str | None,
+        amr: tuple[str, ...],
+    ) -> TokenPair:
         async with self.db.begin() as conn:
             await self.users.update(conn, user.id, failed_logins=0)
             if device.device_id:
                 await self.users.trust_device(conn, user.id, device.device_id)
-            pair = await self.sessions.create(conn, user.id, amr=amr, scopes=scopes_for_user(user.is_admin),
-                                              device=device)
-            await self.audit.record("auth.login", "success", subject=user.id, ip=device.ip,
-                                    details={"amr": " ".join(amr), "session": pair.session_id}, conn=conn)
+            pair = await self.sessions.create(
+                conn, user.id, amr=amr, scopes=scopes_for_user(user.is_admin), device=device
+            )
+            await self.audit.record(
+                "auth.login",
+                "success",
+                subject=user.id,
+                ip=device.ip,
+                details={"amr": " ".join(amr), "session": pair.session_id},
+                conn=conn,
+            )
         await self.throttle.record_success(account=account, device=device_key)
         return pair
 
     async def _challenge(self, user: User, device: DeviceInfo) -> MfaChallenge:
         token, ttl = random_token(32), self.settings.login.mfa_challenge_ttl_seconds
-        state = {"user_id": user.id, "ua": device.user_agent, "platform": device.platform,
-                 "device_id": device.device_id, "ip": device.ip}
+        state = {
+            "user_id": user.id,
+            "ua": device.user_agent,
+            "platform": device.platform,
+            "device_id": device.device_id,
+            "ip": device.ip,
+        }
         await self.hot.put(MFA_PREFIX + _digest(token), json.dumps(state).encode(), ttl)
         await self.audit.record("auth.mfa.challenge", "success", subject=user.id, ip=device.ip)
         return MfaChallenge(token, ttl)
 
-    async def pending_challenge(self, mfa_token: str, ip: str | None) -> tuple[User, DeviceInfo, str]:
+    async def pending_challenge(
+        self, mfa_token: str, ip: str | None
+    ) -> tuple[User, DeviceInfo, str]:
         """The user and device behind an MFA challenge; five wrong codes end the challenge."""
         from bastion.errors import InvalidToken
 
@@ -214,7 +288,9 @@ class IdentityService:
         await self._check_throttle(account_key(user.username), device, device_key, user)
         return user, device, key
 
-    async def finish_challenge(self, key: str, user: User, device: DeviceInfo, amr: tuple[str, ...]) -> TokenPair:
+    async def finish_challenge(
+        self, key: str, user: User, device: DeviceInfo, amr: tuple[str, ...]
+    ) -> TokenPair:
         if await self.hot.take(key) is None:
             from bastion.errors import InvalidToken
 

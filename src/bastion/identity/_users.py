@@ -67,18 +67,36 @@ class UserStore:
         self._clock = clock
 
     async def create(
-        self, conn: AsyncConnection, username: str, password_hash: str, *, email: str | None, is_admin: bool
+        self,
+        conn: AsyncConnection,
+        username: str,
+        password_hash: str,
+        *,
+        email: str | None,
+        is_admin: bool,
     ) -> str:
         """Insert a user; raises :class:`Conflict` when the canonical username is taken."""
         user_id, now = new_id(), self._clock.now()
-        sealed = self._master.seal(email.encode(), purpose=EMAIL_PURPOSE, context=user_id) if email else None
+        sealed = (
+            self._master.seal(email.encode(), purpose=EMAIL_PURPOSE, context=user_id)
+            if email
+            else None
+        )
         try:
             async with conn.begin_nested():
                 await conn.execute(
                     insert(users).values(
-                        id=user_id, username=canonical_username(username), email_sealed=sealed,
-                        password_hash=password_hash, is_admin=is_admin, locked=False, failed_logins=0,
-                        mfa_enabled=False, totp_last_step=0, created_at=now, updated_at=now,
+                        id=user_id,
+                        username=canonical_username(username),
+                        email_sealed=sealed,
+                        password_hash=password_hash,
+                        is_admin=is_admin,
+                        locked=False,
+                        failed_logins=0,
+                        mfa_enabled=False,
+                        totp_last_step=0,
+                        created_at=now,
+                        updated_at=now,
                     )
                 )
         except IntegrityError:
@@ -91,7 +109,11 @@ class UserStore:
 
     async def by_username(self, username: str) -> User | None:
         async with self._db.connect() as conn:
-            row = (await conn.execute(select(users).where(users.c.username == canonical_username(username)))).first()
+            row = (
+                await conn.execute(
+                    select(users).where(users.c.username == canonical_username(username))
+                )
+            ).first()
         return _user(row) if row else None
 
     async def get(self, user_id: str, conn: AsyncConnection | None = None) -> User:
@@ -105,14 +127,16 @@ class UserStore:
             raise NotFound("No such user.")
         return _user(row)
 
-    async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:
+    async def page(self, *, limit: int = 100, offset: int = 0) -> list[User]:
         query = select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
         async with self._db.connect() as conn:
             return [_user(r) for r in (await conn.execute(query)).all()]
 
     async def email(self, user: User) -> str | None:
         async with self._db.connect() as conn:
-            sealed = (await conn.execute(select(users.c.email_sealed).where(users.c.id == user.id))).scalar()
+            sealed = (
+                await conn.execute(select(users.c.email_sealed).where(users.c.id == user.id))
+            ).scalar()
         if sealed is None:
             return None
         return self._master.open(sealed, purpose=EMAIL_PURPOSE, context=user.id).decode()
@@ -125,9 +149,13 @@ class UserStore:
 
     async def add_failure(self, conn: AsyncConnection, user_id: str) -> int:
         await conn.execute(
-            update(users).where(users.c.id == user_id).values(failed_logins=users.c.failed_logins + 1)
+            update(users)
+            .where(users.c.id == user_id)
+            .values(failed_logins=users.c.failed_logins + 1)
         )
-        row = (await conn.execute(select(users.c.failed_logins).where(users.c.id == user_id))).scalar()
+        row = (
+            await conn.execute(select(users.c.failed_logins).where(users.c.id == user_id))
+        ).scalar()
         return int(row or 0)
 
     async def delete(self, conn: AsyncConnection, user_id: str) -> None:
@@ -160,17 +188,25 @@ class UserStore:
         )
         if updated.rowcount == 0:
             await conn.execute(
-                insert(trusted_devices).values(user_id=user_id, device_hash=digest, created_at=now, last_used_at=now)
+                insert(trusted_devices).values(
+                    user_id=user_id, device_hash=digest, created_at=now, last_used_at=now
+                )
             )
 
     # -- recovery codes -----------------------------------------------------------------------
 
-    async def replace_recovery_codes(self, conn: AsyncConnection, user_id: str, hashes: list[str]) -> None:
+    async def replace_recovery_codes(
+        self, conn: AsyncConnection, user_id: str, hashes: list[str]
+    ) -> None:
         await conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user_id))
         for digest in hashes:
-            await conn.execute(insert(recovery_codes).values(id=new_id(), user_id=user_id, code_hash=digest))
+            await conn.execute(
+                insert(recovery_codes).values(id=new_id(), user_id=user_id, code_hash=digest)
+            )
 
-    async def unused_recovery_codes(self, conn: AsyncConnection, user_id: str) -> list[tuple[str, str]]:
+    async def unused_recovery_codes(
+        self, conn: AsyncConnection, user_id: str
+    ) -> list[tuple[str, str]]:
         query = select(recovery_codes.c.id, recovery_codes.c.code_hash).where(
             recovery_codes.c.user_id == user_id, recovery_codes.c.used_at.is_(None)
         )
@@ -184,5 +220,3 @@ class UserStore:
             .values(used_at=self._clock.now())
         )
         return result.rowcount == 1
-
-

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import heapq
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -160,7 +160,7 @@ class RedisHotState:
     def _k(self, key: str) -> str:
         return self._prefix + key
 
-    async def _call(self, coro: Awaitable[object]) -> object:
+    async def _call(self, coro: Awaitable[Any]) -> Any:
         import redis.exceptions
 
         try:
@@ -170,17 +170,19 @@ class RedisHotState:
 
     async def incr(self, key: str, ttl: float) -> int:
         value = await self._call(self._incr(keys=[self._k(key)], args=[max(1, int(ttl * 1000))]))
-        return int(value)  # type: ignore[call-overload]
+        return int(value)
 
     async def get_int(self, key: str) -> int:
         value = await self._call(self._redis.get(self._k(key)))
-        return int(value) if value is not None else 0  # type: ignore[call-overload]
+        return int(value) if value is not None else 0
 
     async def delete(self, key: str) -> None:
         await self._call(self._redis.delete(self._k(key)))
 
     async def add_once(self, key: str, ttl: float) -> bool:
-        ok = await self._call(self._redis.set(self._k(key), b"1", nx=True, px=max(1, int(ttl * 1000))))
+        ok = await self._call(
+            self._redis.set(self._k(key), b"1", nx=True, px=max(1, int(ttl * 1000)))
+        )
         return bool(ok)
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:

@@ -84,7 +84,9 @@ def _canonical(row: dict[str, Any]) -> bytes:
 class AuditLog:
     """Append events and check the chain. Safe for concurrent use across replicas."""
 
-    def __init__(self, db: Database, master: MasterKey, clock: Clock, *, ip_mode: str = "masked") -> None:
+    def __init__(
+        self, db: Database, master: MasterKey, clock: Clock, *, ip_mode: str = "masked"
+    ) -> None:
         self._db = db
         self._key = master.derive(PURPOSE)
         self._clock = clock
@@ -118,7 +120,9 @@ class AuditLog:
             "reason": reason[:128] if reason else None,
             "request_id": request_id,
             "ip": mask_ip(ip, self._ip_mode),
-            "details": json.dumps(details, sort_keys=True, separators=(",", ":")) if details else None,
+            "details": json.dumps(details, sort_keys=True, separators=(",", ":"))
+            if details
+            else None,
         }
         async with self._lock:
             if conn is not None:
@@ -129,12 +133,16 @@ class AuditLog:
         log.info(f"audit.{action}", outcome=outcome, subject=subject, reason=reason)
 
     async def _append(self, conn: AsyncConnection, row: dict[str, Any]) -> None:
-        bumped = await conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq + 1))
+        bumped = await conn.execute(
+            update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq + 1)
+        )
         if bumped.rowcount == 0:
             await conn.execute(insert(audit_head).values(id=1, seq=1, hash=GENESIS))
             prev = GENESIS
         else:
-            prev = (await conn.execute(select(audit_head.c.hash).where(audit_head.c.id == 1))).scalar_one()
+            prev = (
+                await conn.execute(select(audit_head.c.hash).where(audit_head.c.id == 1))
+            ).scalar_one()
         row["prev_hash"] = prev
         row["hash"] = self._mac(prev, row)
         await conn.execute(insert(audit_events).values(**row))
@@ -149,9 +157,13 @@ class AuditLog:
             async for rec in result.mappings():
                 row = dict(rec)
                 if row["prev_hash"] != prev:
-                    return ChainReport(False, checked, row["seq"], "prev_hash does not match the event before it")
+                    return ChainReport(
+                        False, checked, row["seq"], "prev_hash does not match the event before it"
+                    )
                 if not hmac.compare_digest(self._mac(prev, row), row["hash"]):
-                    return ChainReport(False, checked, row["seq"], "event content does not match its hash")
+                    return ChainReport(
+                        False, checked, row["seq"], "event content does not match its hash"
+                    )
                 prev, checked = row["hash"], checked + 1
         if head is not None and (head.hash != prev or head.seq != checked):
             return ChainReport(False, checked, checked + 1, "events are missing after the last one")

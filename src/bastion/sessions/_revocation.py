@@ -4,7 +4,10 @@ A revoked session id is remembered for as long as an access token naming it coul
 valid (access-token lifetime + leeway); after that its tokens have expired anyway. The set is
 loaded from the database at start, and every revocation is published on the hot-state channel
 ``revocations`` so that, with Redis, every replica learns it within a second. A replica that
-lost its subscription reloads from the database when it reconnects.
+lost its subscription reloads from the database when it reconnects. As a safety net (and for
+revocations made by another process on the embedded SQLite default, such as ``bastion users
+lock``), :meth:`Revocations.poll` picks up new rows from the database; the service runs it
+every second.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ CHANNEL = "revocations"
 
 
 class Revocations:
-    def __init__(self, db: Database, hot: HotState, clock: Clock, *, remember_seconds: float) -> None:
+    def __init__(
+        self, db: Database, hot: HotState, clock: Clock, *, remember_seconds: float
+    ) -> None:
         self._db = db
         self._hot = hot
         self._clock = clock
         self._remember = remember_seconds
         self._revoked: dict[str, float] = {}
+        self._watermark = 0.0
 
     def __len__(self) -> int:
         return len(self._revoked)
@@ -52,7 +58,13 @@ class Revocations:
         await self._hot.subscribe(CHANNEL, self._on_message)
 
     async def reload(self) -> None:
-        since = self._clock.now() - self._remember
+        await self._load_since(self._clock.now() - self._remember)
+
+    async def poll(self) -> None:
+        """Load revocations newer than the last ones seen (with slack for clock skew)."""
+        await self._load_since(max(self._watermark - 5.0, self._clock.now() - self._remember))
+
+    async def _load_since(self, since: float) -> None:
         query = select(revoked_sessions.c.session_id, revoked_sessions.c.revoked_at).where(
             revoked_sessions.c.revoked_at >= since
         )
@@ -60,7 +72,9 @@ class Revocations:
             rows = (await conn.execute(query)).all()
         mono, now = self._clock.monotonic(), self._clock.now()
         for row in rows:
-            self._revoked[row.session_id] = mono + self._remember - (now - float(row.revoked_at))
+            revoked_at = float(row.revoked_at)
+            self._watermark = max(self._watermark, revoked_at)
+            self._revoked[row.session_id] = mono + self._remember - (now - revoked_at)
 
     async def _on_message(self, message: str) -> None:
         if message == "*resync":

@@ -49,7 +49,7 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     session_id: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,16 +118,25 @@ class SessionService:
         """Open a new session (a fresh id at every login) inside the caller's transaction."""
         now, sid, salt = self._clock.now(), new_id(), os.urandom(32)
         values = {
-            "id": sid, "user_id": user_id, "created_at": now, "last_seen_at": now,
-            "expires_at": now + self._cfg.absolute_lifetime_seconds, "amr": " ".join(amr),
-            "user_agent": (device.user_agent or "")[:512] or None, "platform": device.platform,
-            "device_id": device.device_id, "first_ip": device.ip, "refresh_salt": salt,
+            "id": sid,
+            "user_id": user_id,
+            "created_at": now,
+            "last_seen_at": now,
+            "expires_at": now + self._cfg.absolute_lifetime_seconds,
+            "amr": " ".join(amr),
+            "user_agent": (device.user_agent or "")[:512] or None,
+            "platform": device.platform,
+            "device_id": device.device_id,
+            "first_ip": device.ip,
+            "refresh_salt": salt,
             "refresh_generation": 0,
         }
         await conn.execute(insert(sessions).values(**values))
         refresh = self._refresh_token(salt, 0)
         await conn.execute(
-            insert(refresh_tokens).values(token_hash=_hash(refresh), session_id=sid, generation=0, issued_at=now)
+            insert(refresh_tokens).values(
+                token_hash=_hash(refresh), session_id=sid, generation=0, issued_at=now
+            )
         )
         await self._evict_beyond_limit(conn, user_id)
         row = (await conn.execute(select(sessions).where(sessions.c.id == sid))).one()
@@ -137,25 +146,37 @@ class SessionService:
     async def _evict_beyond_limit(self, conn: AsyncConnection, user_id: str) -> None:
         query = (
             select(sessions.c.id)
-            .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None),
-                   sessions.c.expires_at > self._clock.now())
+            .where(
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > self._clock.now(),
+            )
             .order_by(sessions.c.created_at.desc(), sessions.c.id)
             .offset(self._cfg.max_per_user)
         )
         evicted = [r.id for r in (await conn.execute(query)).all()]
         if evicted:
             await self._mark_revoked(conn, evicted, "evicted")
-            await self._audit.record("session.evict", "success", subject=user_id, reason="max_per_user",
-                                     details={"count": len(evicted)}, conn=conn)
+            await self._audit.record(
+                "session.evict",
+                "success",
+                subject=user_id,
+                reason="max_per_user",
+                details={"count": len(evicted)},
+                conn=conn,
+            )
 
     async def _mark_revoked(self, conn: AsyncConnection, ids: list[str], reason: str) -> None:
         now = self._clock.now()
         await conn.execute(
-            update(sessions).where(sessions.c.id.in_(ids), sessions.c.revoked_at.is_(None))
+            update(sessions)
+            .where(sessions.c.id.in_(ids), sessions.c.revoked_at.is_(None))
             .values(revoked_at=now, revoke_reason=reason)
         )
         await conn.execute(delete(revoked_sessions).where(revoked_sessions.c.session_id.in_(ids)))
-        await conn.execute(insert(revoked_sessions), [{"session_id": i, "revoked_at": now} for i in ids])
+        await conn.execute(
+            insert(revoked_sessions), [{"session_id": i, "revoked_at": now} for i in ids]
+        )
         await self.revocations.revoke(*ids)
 
     def _alive(self, row: Any) -> str | None:
@@ -174,14 +195,21 @@ class SessionService:
         if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > 100:
             raise InvalidToken
         async with self._db.begin() as conn:
-            found = (await conn.execute(
-                select(refresh_tokens.c.session_id, refresh_tokens.c.generation)
-                .where(refresh_tokens.c.token_hash == _hash(refresh_token))
-            )).first()
+            found = (
+                await conn.execute(
+                    select(refresh_tokens.c.session_id, refresh_tokens.c.generation).where(
+                        refresh_tokens.c.token_hash == _hash(refresh_token)
+                    )
+                )
+            ).first()
             if found is None:
-                await self._audit.record("auth.refresh", "failure", reason="unknown_token", ip=ip, conn=conn)
+                await self._audit.record(
+                    "auth.refresh", "failure", reason="unknown_token", ip=ip, conn=conn
+                )
                 raise InvalidToken
-            row = (await conn.execute(select(sessions).where(sessions.c.id == found.session_id))).one()
+            row = (
+                await conn.execute(select(sessions).where(sessions.c.id == found.session_id))
+            ).one()
             pair = await self._rotate_or_detect(conn, row, found.generation, ip)
         if pair is None:
             raise InvalidToken
@@ -190,37 +218,67 @@ class SessionService:
     async def _rotate_or_detect(
         self, conn: AsyncConnection, row: Any, generation: int, ip: str | None
     ) -> TokenPair | None:
-        owner = (await conn.execute(
-            select(users.c.is_admin, users.c.locked).where(users.c.id == row.user_id))).first()
+        owner = (
+            await conn.execute(
+                select(users.c.is_admin, users.c.locked).where(users.c.id == row.user_id)
+            )
+        ).first()
         reason = self._alive(row) or ("locked" if owner is None or owner.locked else None)
         if reason is not None:
-            await self._audit.record("auth.refresh", "failure", subject=row.user_id, reason=reason, ip=ip, conn=conn)
+            await self._audit.record(
+                "auth.refresh", "failure", subject=row.user_id, reason=reason, ip=ip, conn=conn
+            )
             return None
+        assert owner is not None
         scopes = scopes_for_user(bool(owner.is_admin))
         now, current = self._clock.now(), int(row.refresh_generation)
         if generation == current:
             bumped = await conn.execute(
-                update(sessions).where(sessions.c.id == row.id, sessions.c.refresh_generation == current)
+                update(sessions)
+                .where(sessions.c.id == row.id, sessions.c.refresh_generation == current)
                 .values(refresh_generation=current + 1, refresh_rotated_at=now, last_seen_at=now)
             )
             if bumped.rowcount == 1:
                 token = self._refresh_token(row.refresh_salt, current + 1)
-                await conn.execute(insert(refresh_tokens).values(
-                    token_hash=_hash(token), session_id=row.id, generation=current + 1, issued_at=now))
-                await self._audit.record("auth.refresh", "success", subject=row.user_id, ip=ip, conn=conn)
+                await conn.execute(
+                    insert(refresh_tokens).values(
+                        token_hash=_hash(token),
+                        session_id=row.id,
+                        generation=current + 1,
+                        issued_at=now,
+                    )
+                )
+                await self._audit.record(
+                    "auth.refresh", "success", subject=row.user_id, ip=ip, conn=conn
+                )
                 access, expires_in = self._issue_access(row, scopes)
                 return TokenPair(access, token, expires_in, row.id)
             row = (await conn.execute(select(sessions).where(sessions.c.id == row.id))).one()
             current = int(row.refresh_generation)
         rotated_at = row.refresh_rotated_at or 0.0
         if generation == current - 1 and now - rotated_at <= self._grace:
-            await self._audit.record("auth.refresh", "success", subject=row.user_id, reason="grace_replay", ip=ip,
-                                     conn=conn)
+            await self._audit.record(
+                "auth.refresh",
+                "success",
+                subject=row.user_id,
+                reason="grace_replay",
+                ip=ip,
+                conn=conn,
+            )
             access, expires_in = self._issue_access(row, scopes)
-            return TokenPair(access, self._refresh_token(row.refresh_salt, current), expires_in, row.id)
+            return TokenPair(
+                access, self._refresh_token(row.refresh_salt, current), expires_in, row.id
+            )
         await self._mark_revoked(conn, [row.id], "refresh_reuse")
-        await self._audit.record("auth.refresh.reuse_detected", "denied", subject=row.user_id,
-                                 reason="refresh_token_reuse", ip=ip, details={"session": row.id}, conn=conn)
+        await self._audit.record(
+            "auth.refresh.reuse_detected",
+            "denied",
+            subject=row.user_id,
+            reason="refresh_token_reuse",
+            ip=ip,
+            details={"session": row.id},
+            conn=conn,
+        )
         return None
 
     async def verify_access(self, token: str) -> AccessClaims:
@@ -243,8 +301,12 @@ class SessionService:
         now = self._clock.now()
         query = (
             select(sessions)
-            .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None), sessions.c.expires_at > now,
-                   sessions.c.last_seen_at > now - self._cfg.idle_timeout_seconds)
+            .where(
+                sessions.c.user_id == user_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > now,
+                sessions.c.last_seen_at > now - self._cfg.idle_timeout_seconds,
+            )
             .order_by(sessions.c.created_at.desc())
         )
         async with self._db.connect() as conn:
@@ -253,36 +315,73 @@ class SessionService:
 
     def _info(self, r: Any, current: str | None) -> SessionInfo:
         return SessionInfo(
-            id=r.id, created_at=r.created_at, last_seen_at=r.last_seen_at, expires_at=r.expires_at,
+            id=r.id,
+            created_at=r.created_at,
+            last_seen_at=r.last_seen_at,
+            expires_at=r.expires_at,
             idle_expires_at=min(r.expires_at, r.last_seen_at + self._cfg.idle_timeout_seconds),
-            user_agent=r.user_agent, platform=r.platform, device_id=r.device_id, first_ip=r.first_ip,
-            amr=tuple(r.amr.split()), current=r.id == current,
+            user_agent=r.user_agent,
+            platform=r.platform,
+            device_id=r.device_id,
+            first_ip=r.first_ip,
+            amr=tuple(r.amr.split()),
+            current=r.id == current,
         )
 
     async def revoke(self, user_id: str, session_id: str, *, reason: str = "user") -> None:
         """Revoke one of the user's own sessions; another user's id is :class:`NotFound`."""
         async with self._db.begin() as conn:
-            row = (await conn.execute(
-                select(sessions.c.id).where(sessions.c.id == session_id, sessions.c.user_id == user_id,
-                                            sessions.c.revoked_at.is_(None))
-            )).first()
+            row = (
+                await conn.execute(
+                    select(sessions.c.id).where(
+                        sessions.c.id == session_id,
+                        sessions.c.user_id == user_id,
+                        sessions.c.revoked_at.is_(None),
+                    )
+                )
+            ).first()
             if row is None:
-                await self._audit.record("session.revoke", "failure", actor=user_id, reason="not_found", conn=conn)
+                await self._audit.record(
+                    "session.revoke", "failure", actor=user_id, reason="not_found", conn=conn
+                )
                 raise NotFound("No such session.")
             await self._mark_revoked(conn, [session_id], reason)
-            await self._audit.record("session.revoke", "success", actor=user_id, subject=user_id, reason=reason,
-                                     details={"session": session_id}, conn=conn)
+            await self._audit.record(
+                "session.revoke",
+                "success",
+                actor=user_id,
+                subject=user_id,
+                reason=reason,
+                details={"session": session_id},
+                conn=conn,
+            )
 
-    async def revoke_all(self, user_id: str, *, except_session: str | None = None, reason: str = "user",
-                         conn: AsyncConnection | None = None) -> int:
+    async def revoke_all(
+        self,
+        user_id: str,
+        *,
+        except_session: str | None = None,
+        reason: str = "user",
+        conn: AsyncConnection | None = None,
+    ) -> int:
         """Revoke every live session of a user (optionally keeping one). Returns how many."""
         if conn is None:
             async with self._db.begin() as own:
-                return await self.revoke_all(user_id, except_session=except_session, reason=reason, conn=own)
-        query = select(sessions.c.id).where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
+                return await self.revoke_all(
+                    user_id, except_session=except_session, reason=reason, conn=own
+                )
+        query = select(sessions.c.id).where(
+            sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None)
+        )
         ids = [r.id for r in (await conn.execute(query)).all() if r.id != except_session]
         if ids:
             await self._mark_revoked(conn, ids, reason)
-        await self._audit.record("session.revoke_all", "success", subject=user_id, reason=reason,
-                                 details={"count": len(ids)}, conn=conn)
+        await self._audit.record(
+            "session.revoke_all",
+            "success",
+            subject=user_id,
+            reason=reason,
+            details={"count": len(ids)},
+            conn=conn,
+        )
         return len(ids)
