@@ -81,7 +81,8 @@ class TokenSettings(_Section):
     access_ttl_seconds: int = Field(900, ge=30, le=86400)
     leeway_seconds: int = Field(30, ge=0, le=60)
     refresh_reuse_grace_seconds: float = Field(2.0, ge=0, le=2.0)
-    verify_cache_size: int = Field(100_000, ge=0, le=10_000_000)
+    verify_cache_size: int = Field(50_000, ge=0, le=10_000_000)
+    """Verified access tokens kept in memory (about 1 KiB each); 0 disables the cache."""
     key_refresh_seconds: int = Field(30, ge=1, le=3600)
 
 

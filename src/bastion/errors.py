@@ -143,10 +143,17 @@ class AuthenticationFailed(BastionError):
 
 
 class InvalidToken(BastionError):
+    """Any token failure, answered opaquely; ``reason`` (a short code) is for the audit log
+    and is never part of the problem body."""
+
     type = "invalid-token"
     status = 401
     title = "Invalid token"
     default_detail = "The token is missing, malformed, expired or revoked."
+
+    def __init__(self, detail: str | None = None, *, reason: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": 'Bearer realm="bastion", error="invalid_token"'}

@@ -55,7 +55,7 @@ async def require_bearer(request: Request) -> AccessClaims:
         await guard.audit.record(
             "auth.token.rejected",
             "denied",
-            reason=getattr(exc, "reason", None) or "invalid",
+            reason=exc.reason or "invalid",
             ip=client_ip(request),
             details={"path": request.url.path[:128]},
         )

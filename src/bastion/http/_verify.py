@@ -51,7 +51,7 @@ async def verify_endpoint(request: Request) -> Response:
         await guard.audit.record(
             "verify.denied",
             "denied",
-            reason=getattr(exc, "reason", None) or "invalid",
+            reason=exc.reason or "invalid",
             ip=client_ip(request),
         )
         return problem_response(exc.status, exc.problem(), exc.headers())
