@@ -20,7 +20,7 @@ import pytest
 
 from bastion.crypto import MasterKey
 from bastion.infra import Database, ManualClock, MemoryHotState, RedisHotState, migrate
-from bastion.infra._schema import metadata
+from bastion.infra.schema import metadata
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DATA = SHARED / "data"

@@ -16,6 +16,7 @@ import structlog
 from bastion.config import Settings, load_settings
 from bastion.crypto import MasterKey, load_or_create_master_key
 from bastion.identity import (
+    BreachedList,
     IdentityService,
     LoginThrottle,
     MfaService,
@@ -24,7 +25,6 @@ from bastion.identity import (
     UserAdmin,
     UserStore,
 )
-from bastion.identity._breached import BreachedList
 from bastion.infra import (
     Clock,
     Database,
@@ -126,7 +126,9 @@ class Bastion:
             raise
         if background:
             guard._tasks.append(asyncio.create_task(guard._every(1.0, guard.revocations.poll)))
-            guard._tasks.append(asyncio.create_task(guard._every(1.0, guard.keyring.reload_if_stale)))
+            guard._tasks.append(
+                asyncio.create_task(guard._every(1.0, guard.keyring.reload_if_stale))
+            )
         return guard
 
     @staticmethod
@@ -136,7 +138,7 @@ class Bastion:
             await asyncio.sleep(seconds)
             try:
                 await job()
-            except Exception:  # noqa: BLE001 - a background refresh must not die
+            except Exception:
                 log.warning("background.job.failed", job=getattr(job, "__qualname__", "job"))
 
     async def readiness(self) -> dict[str, Any]:

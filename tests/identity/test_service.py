@@ -142,7 +142,7 @@ async def test_hundred_failures_require_second_factor_or_known_device(guard: Bas
     await _user(guard)
     known = DeviceInfo(ip="198.51.100.30", device_id="known-device-5678")
     await guard.identity.login("alice", PASSWORD, known)
-    from bastion.infra._schema import users
+    from bastion.infra.schema import users
 
     async with guard.db.begin() as conn:
         await conn.execute(users.update().values(failed_logins=100))
@@ -180,7 +180,7 @@ async def test_rehash_on_login_when_parameters_change(guard: Bastion) -> None:
 
     await _user(guard)
     old = argon2.PasswordHasher(time_cost=3, memory_cost=19456, parallelism=1).hash(PASSWORD)
-    from bastion.infra._schema import users
+    from bastion.infra.schema import users
 
     async with guard.db.begin() as conn:
         await conn.execute(users.update().values(password_hash=old))
@@ -194,7 +194,7 @@ async def test_imported_bcrypt_hash_upgraded(guard: Bastion) -> None:
     import bcrypt
 
     await _user(guard)
-    from bastion.infra._schema import users
+    from bastion.infra.schema import users
 
     legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
     async with guard.db.begin() as conn:
@@ -247,7 +247,7 @@ async def test_mfa_recovery_code_single_use(guard: Bastion) -> None:
         await guard.mfa.verify_recovery(again.mfa_token, codes[0])
     from sqlalchemy import select
 
-    from bastion.infra._schema import recovery_codes
+    from bastion.infra.schema import recovery_codes
 
     async with guard.db.connect() as conn:
         stored = [r.code_hash for r in (await conn.execute(select(recovery_codes))).all()]

@@ -8,7 +8,7 @@ from sqlalchemy import delete, update
 
 from bastion.crypto import MasterKey
 from bastion.infra import Database, ManualClock
-from bastion.infra._schema import audit_events, audit_head
+from bastion.infra.schema import audit_events, audit_head
 from bastion.monitor import AuditLog, mask_ip
 
 

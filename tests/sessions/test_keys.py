@@ -15,7 +15,7 @@ from bastion.crypto import MasterKey
 from bastion.crypto._signing_keys import generate_signing_key, jwk_thumbprint, public_jwk
 from bastion.errors import ConfigError, InvalidToken, StorageUnavailable
 from bastion.infra import Database, ManualClock
-from bastion.infra._schema import signing_keys
+from bastion.infra.schema import signing_keys
 from bastion.monitor import AuditLog
 from bastion.sessions._keys import SigningKeyring, trust_windows
 from bastion.sessions._tokens import TokenService

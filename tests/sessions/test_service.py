@@ -81,7 +81,7 @@ async def test_older_generation_is_reuse_even_within_grace(guard: Bastion) -> No
 async def test_refresh_token_stored_only_hashed(guard: Bastion) -> None:
     from sqlalchemy import select
 
-    from bastion.infra._schema import refresh_tokens, sessions
+    from bastion.infra.schema import refresh_tokens, sessions
 
     pair = await _login(guard)
     async with guard.db.connect() as conn:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from bastion.cli._ops import audit_app, db_app, keys_app
-from bastion.cli._serve import init, serve
-from bastion.cli._users import app as users_app
-from bastion.infra import configure_logging
+from bastion.cli import _ops, _serve, _users
+from bastion.infra import configure_logging as _configure_logging
 
 __all__ = ["app", "main"]
 
@@ -23,15 +21,15 @@ app = typer.Typer(
 @app.callback()
 def _setup() -> None:
     # Commands print results on stdout; logs go to stderr, warnings and above only.
-    configure_logging("WARNING", json=False)
+    _configure_logging("WARNING", json=False)
 
 
-app.command()(serve)
-app.command()(init)
-app.add_typer(db_app, name="db")
-app.add_typer(users_app, name="users")
-app.add_typer(keys_app, name="keys")
-app.add_typer(audit_app, name="audit")
+app.command()(_serve.serve)
+app.command()(_serve.init)
+app.add_typer(_ops.db_app, name="db")
+app.add_typer(_users.app, name="users")
+app.add_typer(_ops.keys_app, name="keys")
+app.add_typer(_ops.audit_app, name="audit")
 
 
 def main() -> None:

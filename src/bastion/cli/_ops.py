@@ -24,7 +24,7 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 @db_app.command()
 def upgrade(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
     """Apply pending schema migrations (also done at every start). Safe to repeat."""
-    from bastion.infra._migrate import current_revision
+    from bastion.infra import current_revision
 
     async def action(guard: Bastion) -> str | None:
         return await current_revision(guard.db)

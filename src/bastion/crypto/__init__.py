@@ -1,7 +1,32 @@
-"""Cryptographic recipes: the master key, purpose-bound subkeys and sealed values."""
+"""Cryptographic recipes: the master key, purpose-bound subkeys, sealed values, and the
+token-signing key helpers (generation, sealing, JWK export). Primitives stay private."""
 
 from bastion.crypto._master import DecryptionFailed as DecryptionFailed
 from bastion.crypto._master import MasterKey as MasterKey
 from bastion.crypto._master import load_or_create_master_key as load_or_create_master_key
+from bastion.crypto._signing_keys import SIGNING_ALGORITHMS as SIGNING_ALGORITHMS
+from bastion.crypto._signing_keys import SigningPrivateKey as SigningPrivateKey
+from bastion.crypto._signing_keys import SigningPublicKey as SigningPublicKey
+from bastion.crypto._signing_keys import algorithm_of as algorithm_of
+from bastion.crypto._signing_keys import generate_signing_key as generate_signing_key
+from bastion.crypto._signing_keys import open_signing_key as open_signing_key
+from bastion.crypto._signing_keys import public_jwk as public_jwk
+from bastion.crypto._signing_keys import public_key_from_jwk as public_key_from_jwk
+from bastion.crypto._signing_keys import seal_signing_key as seal_signing_key
+from bastion.crypto._signing_keys import stored_public_key as stored_public_key
 
-__all__ = ["DecryptionFailed", "MasterKey", "load_or_create_master_key"]
+__all__ = [
+    "SIGNING_ALGORITHMS",
+    "DecryptionFailed",
+    "MasterKey",
+    "SigningPrivateKey",
+    "SigningPublicKey",
+    "algorithm_of",
+    "generate_signing_key",
+    "load_or_create_master_key",
+    "open_signing_key",
+    "public_jwk",
+    "public_key_from_jwk",
+    "seal_signing_key",
+    "stored_public_key",
+]

@@ -22,7 +22,7 @@ from bastion.identity._mfa import (
     verify_totp,
 )
 from bastion.identity._service import IdentityService
-from bastion.infra._schema import users
+from bastion.infra.schema import users
 from bastion.sessions import TokenPair
 
 __all__ = ["MfaService", "TotpEnrolment"]

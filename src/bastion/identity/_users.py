@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bastion.crypto import MasterKey
 from bastion.errors import Conflict, NotFound
 from bastion.infra import Clock, Database, new_id
-from bastion.infra._schema import recovery_codes, trusted_devices, users
+from bastion.infra.schema import recovery_codes, trusted_devices, users
 
 __all__ = ["User", "UserStore", "canonical_username"]
 

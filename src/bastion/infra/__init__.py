@@ -10,6 +10,7 @@ from bastion.infra._hot import RedisHotState as RedisHotState
 from bastion.infra._ids import new_id as new_id
 from bastion.infra._ids import random_token as random_token
 from bastion.infra._logging import configure_logging as configure_logging
+from bastion.infra._migrate import current_revision as current_revision
 from bastion.infra._migrate import upgrade as migrate
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "RedisHotState",
     "SystemClock",
     "configure_logging",
+    "current_revision",
     "migrate",
     "new_id",
     "random_token",

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.crypto import MasterKey
 from bastion.infra import Clock, Database, new_id
-from bastion.infra._schema import audit_events, audit_head
+from bastion.infra.schema import audit_events, audit_head
 
 __all__ = ["AuditEvent", "AuditLog", "ChainReport", "Outcome"]
 

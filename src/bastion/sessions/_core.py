@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bastion.config import Settings
 from bastion.crypto import MasterKey
 from bastion.infra import Clock, Database
-from bastion.infra._schema import revoked_sessions, sessions
+from bastion.infra.schema import revoked_sessions, sessions
 from bastion.monitor import AuditLog
 from bastion.sessions._revocation import Revocations
 from bastion.sessions._tokens import TokenService

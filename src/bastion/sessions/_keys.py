@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.config import TokenSettings
-from bastion.crypto import MasterKey
-from bastion.crypto._signing_keys import (
+from bastion.crypto import (
+    MasterKey,
     SigningPrivateKey,
     SigningPublicKey,
     algorithm_of,
@@ -35,7 +35,7 @@ from bastion.crypto._signing_keys import (
 )
 from bastion.errors import ConfigError, InvalidInput, StorageUnavailable
 from bastion.infra import Clock, Database
-from bastion.infra._schema import signing_keys
+from bastion.infra.schema import signing_keys
 
 if TYPE_CHECKING:
     from bastion.monitor import AuditLog

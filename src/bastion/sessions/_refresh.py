@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.errors import InvalidToken
-from bastion.infra._schema import refresh_tokens, sessions, users
+from bastion.infra.schema import refresh_tokens, sessions, users
 from bastion.sessions._core import REFRESH_PREFIX, SessionCore, token_hash
 from bastion.sessions._types import TokenPair, scopes_for_user
 

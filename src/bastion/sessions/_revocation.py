@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bastion.infra import Clock, Database, HotState
-from bastion.infra._schema import revoked_sessions
+from bastion.infra.schema import revoked_sessions
 
 __all__ = ["Revocations"]
 

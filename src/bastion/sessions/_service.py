@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.errors import InvalidToken, NotFound
 from bastion.infra import new_id
-from bastion.infra._schema import refresh_tokens, sessions
+from bastion.infra.schema import refresh_tokens, sessions
 from bastion.sessions._core import token_hash
 from bastion.sessions._refresh import RefreshRotation
 from bastion.sessions._tokens import AccessClaims

@@ -26,7 +26,7 @@ from typing import Any
 import jwt
 
 from bastion.config import TokenSettings
-from bastion.crypto._signing_keys import SIGNING_ALGORITHMS, SigningPublicKey
+from bastion.crypto import SIGNING_ALGORITHMS, SigningPublicKey
 from bastion.errors import InvalidInput, InvalidToken
 from bastion.infra import Clock
 from bastion.sessions._keys import MAX_KID_LENGTH, SigningKeyring

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from bastion.infra._schema import metadata
+from bastion.infra.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - offline SQL generation is not supported
