@@ -14,6 +14,7 @@ from bastion.config import Settings, load_settings
 from bastion.http._client import ClientIP
 from bastion.http._middleware import (
     BodyGuardMiddleware,
+    ErrorBoundaryMiddleware,
     RequestContextMiddleware,
     SecureHeadersMiddleware,
 )
@@ -76,8 +77,11 @@ def create_app(
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     options: dict[str, Any] = {"limit": settings.server.auth_body_limit, "exempt": ("/v1/verify",)}
+    app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(BodyGuardMiddleware, **options)
-    app.add_middleware(SecureHeadersMiddleware)
+    app.add_middleware(
+        SecureHeadersMiddleware, cacheable={"/.well-known/jwks.json": b"public, max-age=60"}
+    )
     app.add_middleware(
         RequestContextMiddleware,
         client_ip=ClientIP(settings.server.trusted_proxies),

@@ -13,13 +13,19 @@ import structlog
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bastion.errors import InvalidInput
+from bastion.errors import BastionError, InvalidInput
 from bastion.http._client import ClientIP
 from bastion.http._problems import problem_response, simple_problem
 
-__all__ = ["BodyGuardMiddleware", "RequestContextMiddleware", "SecureHeadersMiddleware"]
+__all__ = [
+    "BodyGuardMiddleware",
+    "ErrorBoundaryMiddleware",
+    "RequestContextMiddleware",
+    "SecureHeadersMiddleware",
+]
 
 HTTP_REQUESTS = Counter("bastion_http_requests_total", "HTTP responses by status class", ["status"])
+_STRIPPED = (b"server", b"x-powered-by")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 API_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -75,26 +81,36 @@ class RequestContextMiddleware:
 
 
 class SecureHeadersMiddleware:
-    """Adds the API security headers of the project's defaults and drops ``Server``."""
+    """Adds the API security headers of the project's defaults (replacing any the app set) and
+    drops ``Server``/``X-Powered-By``. ``Cache-Control`` is ``no-store`` everywhere except the
+    explicitly public paths in ``cacheable`` (the JWKS), never at a route's own choice."""
 
-    def __init__(self, app: ASGIApp, headers: Iterable[tuple[bytes, bytes]] = API_HEADERS) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        headers: Iterable[tuple[bytes, bytes]] = API_HEADERS,
+        cacheable: dict[str, bytes] | None = None,
+    ) -> None:
         self.app = app
         self.headers = list(headers)
-        self.names = {k for k, _ in self.headers}
+        self.names = {k for k, _ in self.headers} | set(_STRIPPED)
+        self.cacheable = {
+            path: [(k, value if k == b"cache-control" else v) for k, v in self.headers]
+            for path, value in (cacheable or {}).items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        ours = self.cacheable.get(scope["path"], self.headers)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 kept = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower() not in self.names and k.lower() not in (b"server", b"x-powered-by")
+                    (k, v) for k, v in message.get("headers", []) if k.lower() not in self.names
                 ]
-                message["headers"] = kept + self.headers
+                message["headers"] = kept + ours
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -178,3 +194,34 @@ def _replay(body: bytes, original: Receive) -> Receive:
         return await original()
 
     return receive
+
+
+class ErrorBoundaryMiddleware:
+    """The innermost safety net: an unexpected exception becomes a generic 500 problem that
+    still passes through the header and request-id middleware (Starlette's own last-resort
+    handler sits outside them). The traceback goes to the log, never to the client."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = structlog.get_logger("bastion.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            self.log.error("http.unhandled", exc_info=True)
+            if started:
+                raise
+            response = problem_response(500, BastionError().problem(scope["path"]))
+            await response(scope, receive, send)

@@ -51,7 +51,7 @@ def problem_response(
     return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=PROBLEM)
 
 
-def simple_problem(status: int, detail: str) -> Response:
+def simple_problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     slug = _SLUGS.get(status, "http-error")
     body = {
         "type": f"https://bastion.dev/problems/{slug}",
@@ -59,7 +59,7 @@ def simple_problem(status: int, detail: str) -> Response:
         "status": status,
         "detail": detail,
     }
-    return problem_response(status, body)
+    return problem_response(status, body, headers)
 
 
 async def _bastion(request: Request, exc: Exception) -> Response:
@@ -94,7 +94,7 @@ async def _validation(request: Request, exc: Exception) -> Response:
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
-    return simple_problem(exc.status_code, detail)
+    return simple_problem(exc.status_code, detail, dict(exc.headers) if exc.headers else None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

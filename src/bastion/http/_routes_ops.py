@@ -32,6 +32,6 @@ async def metrics(request: Request) -> Response:
 
 
 async def jwks(request: Request) -> Response:
-    """Current and previous public signing keys; cacheable for a short while."""
-    body = get_guard(request).keyring.jwks()
-    return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
+    """Current and previous public signing keys (publicly cacheable for 60 s, set by the
+    secure-headers middleware)."""
+    return JSONResponse(get_guard(request).keyring.jwks())
