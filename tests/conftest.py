@@ -78,12 +78,10 @@ async def _sqlite(tmp_path: Path) -> Database:
 _PG_READY: dict[str, object] = {}
 
 
-async def _worker_database() -> str:
-    """A fresh database of its own per xdist worker (``bastion_test_gw0``...) per test run."""
+async def recreate_pg_database(name: str) -> str:
+    """Drop (if left over) and create a PostgreSQL database; return its URL."""
     import asyncpg
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"bastion_test_{worker}"
     base = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(base)
     try:
@@ -92,6 +90,13 @@ async def _worker_database() -> str:
     finally:
         await conn.close()
     return base.rsplit("/", 1)[0] + "/" + name
+
+
+async def _worker_database() -> str:
+    """A fresh database of its own per xdist worker (``bastion_test_gw0``...) per test run."""
+    return await recreate_pg_database(
+        f"bastion_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    )
 
 
 async def postgres_url() -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_URL, REDIS_URL, require_service
+from tests.conftest import POSTGRES_URL, REDIS_URL, recreate_pg_database, require_service
 
 
 @dataclass
@@ -46,21 +46,10 @@ def _free_port() -> int:
 
 
 def _pg_database_for(name: str) -> str:
-    """A fresh PostgreSQL database for one server (dropped first if left over)."""
+    """A fresh PostgreSQL database for one server."""
     import asyncio
 
-    import asyncpg
-
-    async def make() -> None:
-        conn = await asyncpg.connect(POSTGRES_URL)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(make())
-    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    return asyncio.run(recreate_pg_database(name))
 
 
 def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = None) -> Server:

@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bastion.config import TokenSettings
-from bastion.crypto import MasterKey
 from bastion.crypto._signing_keys import (
     generate_signing_key,
     jwk_thumbprint,
@@ -26,7 +25,7 @@ from bastion.crypto._signing_keys import (
     public_key_from_jwk,
 )
 from bastion.errors import InvalidInput, InvalidToken
-from bastion.infra import Database, ManualClock
+from bastion.infra import ManualClock
 from bastion.sessions import _tokens
 from bastion.sessions._keys import SigningKeyring
 from bastion.sessions._tokens import TokenService
@@ -35,18 +34,6 @@ from tests.vectors import load_vectors, vector_files
 
 SETTINGS = TokenSettings()
 ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")  # RFC 8410 SubjectPublicKeyInfo
-
-
-@pytest.fixture
-async def ring(db: Database, master_key: MasterKey, clock: ManualClock) -> SigningKeyring:
-    keyring = SigningKeyring(db, master_key, clock, SETTINGS)
-    await keyring.load()
-    return keyring
-
-
-@pytest.fixture
-def tokens(ring: SigningKeyring, clock: ManualClock) -> TokenService:
-    return TokenService(ring, clock, SETTINGS)
 
 
 def _split(token: str) -> list[str]:

@@ -14,9 +14,8 @@ import jwt
 import pytest
 
 from bastion.config import TokenSettings
-from bastion.crypto import MasterKey
 from bastion.errors import InvalidInput, InvalidToken
-from bastion.infra import Database, ManualClock
+from bastion.infra import ManualClock
 from bastion.sessions import _tokens
 from bastion.sessions._keys import SigningKeyring
 from bastion.sessions._tokens import AccessClaims, TokenService
@@ -75,18 +74,6 @@ async def rejected(tokens: TokenService, token: Any) -> str:
     assert type(err) is InvalidToken and err.detail == InvalidToken.default_detail
     assert "reason" not in err.problem()  # the reason is for audit, not for the client
     return str(err.reason)  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-async def ring(db: Database, master_key: MasterKey, clock: ManualClock) -> SigningKeyring:
-    keyring = SigningKeyring(db, master_key, clock, SETTINGS)
-    await keyring.load()
-    return keyring
-
-
-@pytest.fixture
-def tokens(ring: SigningKeyring, clock: ManualClock) -> TokenService:
-    return TokenService(ring, clock, SETTINGS)
 
 
 async def test_round_trip(tokens: TokenService, ring: SigningKeyring, clock: ManualClock) -> None:
