@@ -127,3 +127,12 @@ def test_unreachable_database_is_explained(env: dict[str, str]) -> None:
     )
     assert code == 3
     assert "storage unavailable" in out and "nobody" not in out
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> object:
+    """The CLI configures structlog globally; give the next test the defaults back."""
+    import structlog
+
+    yield None
+    structlog.reset_defaults()
