@@ -30,7 +30,9 @@ def vector_files(relative_dir: str, pattern: str = "*.json") -> list[str]:
     folder = (DATA_DIR / relative_dir).resolve()
     if not folder.is_relative_to(DATA_DIR.resolve()) or not folder.is_dir():
         raise FileNotFoundError(f"shared vector folder {relative_dir!r} not found under {DATA_DIR}")
-    return sorted(str(p.relative_to(DATA_DIR.resolve())) for p in folder.glob(pattern) if p.is_file())
+    return sorted(
+        str(p.relative_to(DATA_DIR.resolve())) for p in folder.glob(pattern) if p.is_file()
+    )
 
 
 def load_vectors(relative_path: str) -> Any:

@@ -32,6 +32,7 @@ from bastion.infra import (
     MemoryHotState,
     RedisHotState,
     SystemClock,
+    configure_logging,
     migrate,
 )
 from bastion.monitor import AuditLog
@@ -105,6 +106,9 @@ class Bastion:
         periodic key refresh that a long-running server needs."""
         settings = settings or load_settings()
         clock = clock or SystemClock()
+        if not structlog.is_configured():
+            # Library use: make sure the redaction processor runs on every log line.
+            configure_logging("INFO", json=False)
         master = load_or_create_master_key(
             settings.data_dir,
             settings.master_key.get_secret_value() if settings.master_key else None,

@@ -316,3 +316,14 @@ async def test_second_factor_guessing_is_throttled(guard: Bastion) -> None:
             assert isinstance(challenge, MfaChallenge)
             with pytest.raises(InvalidCode):
                 await guard.mfa.verify_totp(challenge.mfa_token, "000000")
+
+
+@pytest.mark.parametrize("name", ["", "bob ", " bob", "bo\x00b", "bob\u202e", "x" * 257])
+async def test_username_rules_hold_for_library_and_cli_too(guard: Bastion, name: str) -> None:
+    """The identity layer checks usernames itself, not only the HTTP models (ASVS V2.2.1)."""
+    from bastion.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as info:
+        await guard.identity.register(name, PASSWORD)
+    assert info.value.extra["errors"][0]["field"] == "username"
+    assert await guard.admin.list() == []

@@ -221,3 +221,44 @@ async def test_revocation_reaches_other_replica_within_a_second(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_new_session_is_never_the_one_evicted(guard: Bastion) -> None:
+    """Logins at the same instant: the newest session always survives the per-user cap."""
+    await guard.identity.register("alice", PASSWORD)
+    for _ in range(guard.settings.sessions.max_per_user + 3):
+        pair = await guard.identity.login("alice", PASSWORD, DeviceInfo(ip="198.51.100.1"))
+        assert isinstance(pair, TokenPair)
+        await guard.sessions.verify_access(pair.access_token)
+    user = (await guard.sessions.verify_access(pair.access_token)).subject
+    assert len(await guard.sessions.list(user)) == guard.settings.sessions.max_per_user
+
+
+async def test_no_access_token_outlives_its_session(guard: Bastion, clock: ManualClock) -> None:
+    """ASVS V7.3.2: near the absolute end, the access token's exp is the session's end."""
+    pair = await _login(guard)
+    created = await _created(guard, pair.session_id)
+    end = created + guard.settings.sessions.absolute_lifetime_seconds
+    step = guard.settings.sessions.idle_timeout_seconds - 60
+    token = pair.refresh_token
+    while clock.now() + step < end - 300:
+        clock.advance(step)
+        token = (await guard.sessions.refresh(token)).refresh_token
+    clock.set(end - 300)
+    late = await guard.sessions.refresh(token)
+    assert late.expires_in <= 300
+    claims = await guard.sessions.verify_access(late.access_token)
+    assert claims.expires_at <= end
+
+
+async def _created(guard: Bastion, session_id: str) -> float:
+    from sqlalchemy import select
+
+    from bastion.infra.schema import sessions
+
+    async with guard.db.connect() as conn:
+        return float(
+            (
+                await conn.execute(select(sessions.c.created_at).where(sessions.c.id == session_id))
+            ).scalar_one()
+        )

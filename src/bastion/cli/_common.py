@@ -69,6 +69,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(EXIT_UNAVAILABLE) from None
     except BastionError as exc:
         err_console.print(f"[red]error:[/red] {exc.detail}")
+        for item in exc.extra.get("errors", []):
+            err_console.print(f"  - {item.get('message') or item.get('code')}", markup=False)
         raise typer.Exit(EXIT_ERROR) from None
 
 

@@ -27,6 +27,8 @@ from bastion.infra import Clock
 
 __all__ = ["create_app"]
 
+FORWARDED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
 
 def create_app(
     settings: Settings | None = None, *, guard: Bastion | None = None, clock: Clock | None = None
@@ -64,6 +66,13 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(sessions_router)
     app.add_route("/v1/verify", verify_endpoint, methods=["GET", "POST"], include_in_schema=False)
+    # Envoy's HTTP ext_authz sends the original method and path below a prefix.
+    app.add_route(
+        "/v1/verify/{path:path}",
+        verify_endpoint,
+        methods=list(FORWARDED_METHODS),
+        include_in_schema=False,
+    )
     for path, endpoint in (
         ("/healthz", healthz),
         ("/readyz", readyz),

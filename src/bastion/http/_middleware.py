@@ -117,9 +117,10 @@ class SecureHeadersMiddleware:
 
 
 class BodyGuardMiddleware:
-    """For requests with a body under ``prefix``: 413 over ``limit`` (before parsing, from
-    ``Content-Length`` or while reading), 415 unless JSON, 422 unless valid UTF-8.
-    The checked body is replayed to the app. ``exempt`` paths (forward auth) pass untouched."""
+    """For API requests under ``prefix``: 406 when ``Accept`` rules out JSON; and for those with
+    a body, 413 over ``limit`` (before parsing, from ``Content-Length`` or while reading), 415
+    unless JSON, 422 unless valid UTF-8. The checked body is replayed to the app. Paths in
+    ``exempt`` and below them (forward auth) pass untouched."""
 
     def __init__(
         self, app: ASGIApp, *, limit: int, prefix: str = "/v1/", exempt: Iterable[str] = ()
@@ -127,18 +128,26 @@ class BodyGuardMiddleware:
         self.app = app
         self.limit = limit
         self.prefix = prefix
-        self.exempt = frozenset(exempt)
+        self.exempt = tuple(exempt)
+
+    def _applies(self, path: str) -> bool:
+        if not path.startswith(self.prefix):
+            return False
+        return not any(path == e or path.startswith(e + "/") for e in self.exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] in ("GET", "HEAD", "OPTIONS")
-            or not scope["path"].startswith(self.prefix)
-            or scope["path"] in self.exempt
-        ):
+        if scope["type"] != "http" or not self._applies(scope["path"]):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        if not _accepts_json(headers.get(b"accept")):
+            await simple_problem(406, "This API answers in JSON; accept application/json.")(
+                scope, receive, send
+            )
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
         declared = headers.get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.limit:
             await simple_problem(413, f"The body must be at most {self.limit} bytes.")(
@@ -181,6 +190,25 @@ class BodyGuardMiddleware:
             )
             return problem_response(exc.status, exc.problem())
         return None
+
+
+_JSON_RANGES = (b"*/*", b"application/*", b"application/json", b"application/problem+json")
+
+
+def _accepts_json(accept: bytes | None) -> bool:
+    """True unless an ``Accept`` header names only media types that exclude JSON."""
+    if accept is None or not accept.strip():
+        return True
+    for part in accept.lower().split(b","):
+        media, *params = (p.strip() for p in part.split(b";"))
+        refused = any(_is_q(p) and float(p[2:]) == 0 for p in params)
+        if media in _JSON_RANGES and not refused:
+            return True
+    return False
+
+
+def _is_q(param: bytes) -> bool:
+    return param.startswith(b"q=") and param[2:].replace(b".", b"", 1).isdigit()
 
 
 def _replay(body: bytes, original: Receive) -> Receive:

@@ -4,10 +4,11 @@ bound every field; messages name the field, never echo the value."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from bastion.identity import username_problem
 
 __all__ = [
     "CodeRequest",
@@ -28,13 +29,10 @@ _EMAIL = re.compile(
 )
 
 
-def _printable(value: str) -> str:
-    for ch in value:
-        cat = unicodedata.category(ch)
-        if cat in ("Cc", "Cs", "Co", "Cn") or (cat == "Cf" and ch not in "\u200d"):
-            raise ValueError("must not contain control, format or unassigned characters")
-    if value != value.strip():
-        raise ValueError("must not start or end with white space")
+def _username(value: str) -> str:
+    problem = username_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -54,7 +52,7 @@ def _email(value: str) -> str:
     return value
 
 
-Username = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
+Username = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_username)]
 Password = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_password_bytes)]
 DeviceId = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 

@@ -16,6 +16,7 @@ from bastion.identity._service import Registered as Registered
 from bastion.identity._throttle import LoginThrottle as LoginThrottle
 from bastion.identity._users import User as User
 from bastion.identity._users import UserStore as UserStore
+from bastion.identity._users import username_problem as username_problem
 
 __all__ = [
     "BreachedList",
@@ -34,4 +35,5 @@ __all__ = [
     "VerifyResult",
     "Violation",
     "normalise_password",
+    "username_problem",
 ]

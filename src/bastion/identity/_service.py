@@ -23,7 +23,7 @@ from bastion.errors import AuthenticationFailed, StepUpRequired, Throttled, Weak
 from bastion.identity._hashers import PasswordHashing
 from bastion.identity._policy import PasswordPolicy
 from bastion.identity._throttle import LoginThrottle
-from bastion.identity._users import User, UserStore, canonical_username
+from bastion.identity._users import User, UserStore, canonical_username, validate_username
 from bastion.infra import Clock, Database, HotState, new_id, random_token
 from bastion.monitor import AuditLog
 from bastion.sessions import DeviceInfo, SessionService, TokenPair, scopes_for_user
@@ -87,6 +87,7 @@ class IdentityService:
 
         Raises :class:`WeakPassword` listing every policy violation.
         """
+        validate_username(username)
         identifiers = [username, *self.settings.passwords.context_words]
         identifiers += [email, email.split("@")[0]] if email else []
         try:

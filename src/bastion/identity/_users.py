@@ -13,13 +13,46 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.crypto import MasterKey
-from bastion.errors import Conflict, NotFound
+from bastion.errors import Conflict, InvalidInput, NotFound
 from bastion.infra import Clock, Database, new_id
 from bastion.infra.schema import recovery_codes, trusted_devices, users
 
-__all__ = ["User", "UserStore", "canonical_username"]
+__all__ = [
+    "User",
+    "UserStore",
+    "canonical_username",
+    "username_problem",
+    "validate_username",
+]
 
 EMAIL_PURPOSE = "bastion/user-email/v1"
+
+
+USERNAME_MAX = 256
+
+
+def username_problem(username: str) -> str | None:
+    """Why ``username`` is not acceptable, or None: 1-256 characters, no control, format
+    (except ZWJ), surrogate, private-use or unassigned characters, no surrounding spaces."""
+    if not 0 < len(username) <= USERNAME_MAX:
+        return f"must be 1 to {USERNAME_MAX} characters"
+    for ch in username:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cs", "Co", "Cn") or (cat == "Cf" and ch != "\u200d"):
+            return "must not contain control, format or unassigned characters"
+    if username != username.strip():
+        return "must not start or end with white space"
+    return None
+
+
+def validate_username(username: str) -> None:
+    """Raise :class:`InvalidInput` naming the ``username`` field when it is not acceptable."""
+    problem = username_problem(username)
+    if problem is not None:
+        raise InvalidInput(
+            f"Invalid field(s): username ({problem}).",
+            errors=[{"field": "username", "code": "invalid_username", "message": problem}],
+        )
 
 
 def canonical_username(username: str) -> str:

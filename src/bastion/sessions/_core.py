@@ -51,6 +51,7 @@ class SessionCore:
         self._audit = audit
         self._cfg = settings.sessions
         self._grace = settings.tokens.refresh_reuse_grace_seconds
+        self._ip_mode = settings.audit.ip
 
     def _refresh_token(self, salt: bytes, generation: int) -> str:
         mac = hmac.new(self._key, salt + generation.to_bytes(8, "big"), hashlib.sha256).digest()
@@ -58,7 +59,11 @@ class SessionCore:
 
     def _issue_access(self, row: Any, scopes: tuple[str, ...]) -> tuple[str, int]:
         token, claims = self._tokens.issue(
-            subject=row.user_id, session_id=row.id, scopes=scopes, amr=tuple(row.amr.split())
+            subject=row.user_id,
+            session_id=row.id,
+            scopes=scopes,
+            amr=tuple(row.amr.split()),
+            not_after=row.expires_at,
         )
         return token, claims.expires_at - claims.issued_at
 

@@ -12,14 +12,17 @@ every second.
 
 from __future__ import annotations
 
+import structlog
 from sqlalchemy import select
 
+from bastion.errors import StorageUnavailable
 from bastion.infra import Clock, Database, HotState
 from bastion.infra.schema import revoked_sessions
 
 __all__ = ["Revocations"]
 
 CHANNEL = "revocations"
+log = structlog.get_logger("bastion.sessions")
 
 
 class Revocations:
@@ -86,5 +89,9 @@ class Revocations:
         """Record locally at once, then tell every other replica."""
         for sid in session_ids:
             self._remember_local(sid)
-        for sid in session_ids:
-            await self._hot.publish(CHANNEL, sid)
+        try:
+            for sid in session_ids:
+                await self._hot.publish(CHANNEL, sid)
+        except StorageUnavailable:
+            # The database row is what counts; other replicas pick it up by polling.
+            log.warning("revocations.publish_failed", count=len(session_ids))

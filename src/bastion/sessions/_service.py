@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bastion.errors import InvalidToken, NotFound
 from bastion.infra import new_id
 from bastion.infra.schema import refresh_tokens, sessions
+from bastion.monitor import mask_ip
 from bastion.sessions._core import token_hash
 from bastion.sessions._refresh import RefreshRotation
 from bastion.sessions._tokens import AccessClaims
@@ -46,7 +47,7 @@ class SessionService(RefreshRotation):
             "user_agent": (device.user_agent or "")[:512] or None,
             "platform": device.platform,
             "device_id": device.device_id,
-            "first_ip": device.ip,
+            "first_ip": mask_ip(device.ip, self._ip_mode),  # kept like audit IPs
             "refresh_salt": salt,
             "refresh_generation": 0,
         }
@@ -57,21 +58,23 @@ class SessionService(RefreshRotation):
                 token_hash=token_hash(refresh), session_id=sid, generation=0, issued_at=now
             )
         )
-        await self._evict_beyond_limit(conn, user_id)
+        await self._evict_beyond_limit(conn, user_id, keep=sid)
         row = (await conn.execute(select(sessions).where(sessions.c.id == sid))).one()
         access, expires_in = self._issue_access(row, scopes)
         return TokenPair(access, refresh, expires_in, sid)
 
-    async def _evict_beyond_limit(self, conn: AsyncConnection, user_id: str) -> None:
+    async def _evict_beyond_limit(self, conn: AsyncConnection, user_id: str, *, keep: str) -> None:
+        """Revoke the oldest live sessions beyond ``max_per_user``; never the new one."""
         query = (
             select(sessions.c.id)
             .where(
                 sessions.c.user_id == user_id,
                 sessions.c.revoked_at.is_(None),
                 sessions.c.expires_at > self._clock.now(),
+                sessions.c.id != keep,
             )
             .order_by(sessions.c.created_at.desc(), sessions.c.id)
-            .offset(self._cfg.max_per_user)
+            .offset(self._cfg.max_per_user - 1)
         )
         evicted = [r.id for r in (await conn.execute(query)).all()]
         if evicted:

@@ -186,9 +186,16 @@ class TokenService:
         self._cache: OrderedDict[str, tuple[AccessClaims, str, int]] = OrderedDict()
 
     def issue(
-        self, *, subject: str, session_id: str, scopes: Sequence[str], amr: Sequence[str]
+        self,
+        *,
+        subject: str,
+        session_id: str,
+        scopes: Sequence[str],
+        amr: Sequence[str],
+        not_after: float | None = None,
     ) -> tuple[str, AccessClaims]:
-        """Sign a new access token with the newest key; ``exp = iat + access_ttl_seconds``.
+        """Sign a new access token with the newest key; ``exp = iat + access_ttl_seconds``,
+        capped at ``not_after`` (the session's end) so no token outlives its session.
 
         ``jti`` is 128 random bits. Raises :class:`InvalidInput` for an empty or over-long
         subject/session id, or a scope/amr value that is empty or contains whitespace.
@@ -197,6 +204,8 @@ class TokenService:
         key = self._keyring.signing_key()
         now = int(self._clock.now())
         exp, jti = now + self._settings.access_ttl_seconds, secrets.token_urlsafe(16)
+        if not_after is not None:
+            exp = max(now + 1, min(exp, int(not_after)))
         claims = AccessClaims(subject, session_id, tuple(scopes), tuple(amr), jti, now, exp)
         body = {
             "iss": self._settings.issuer,
