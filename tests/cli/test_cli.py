@@ -136,3 +136,13 @@ def _restore_logging() -> object:
 
     yield None
     structlog.reset_defaults()
+
+
+def test_audit_export_writes_every_event(env: dict[str, str], tmp_path: Path) -> None:
+    run(env, "users", "create", "erin", "--password-stdin", stdin=PASSWORD + "\n")
+    out_file = tmp_path / "audit.jsonl"
+    code, out = run(env, "audit", "export", "-o", str(out_file))
+    assert code == 0 and "exported" in out
+    events = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert [e["action"] for e in events][-1] == "auth.register"
+    assert all(e["hash"] and e["prev_hash"] for e in events)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -107,3 +110,31 @@ def tail(
         console.print(table)
 
     open_guard(data_dir, config, action)
+
+
+@audit_app.command()
+def export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write every audit event as JSON lines (oldest first), e.g. to ship to a separate store.
+
+    Example: bastion audit export -o audit-2026-12.jsonl
+    """
+
+    async def action(guard: Bastion) -> int:
+        count = 0
+        with output.open("w") if output else contextlib.nullcontext(sys.stdout) as sink:
+            async for event in guard.audit.iterate():
+                sink.write(
+                    json.dumps({k: getattr(event, k) for k in event.__slots__}, sort_keys=True)
+                    + "\n"
+                )
+                count += 1
+        return count
+
+    count = open_guard(data_dir, config, action)
+    err_console.print(f"exported {count} events")
