@@ -64,7 +64,7 @@ async def _bounded(limit: int, jobs: list[Callable[[], Awaitable[object]]]) -> f
 async def service_rates(settings: PasswordSettings, n: int) -> tuple[float, float]:
     """(hashes/s, verifies/s) through PasswordHashing with WORKERS workers."""
     service = PasswordHashing(settings)
-    limit = settings.hash_workers + settings.hash_queue
+    limit = settings.workers + settings.hash_queue
     try:
         stored = await service.hash("warm-up passphrase")
         words = _passwords(n)
