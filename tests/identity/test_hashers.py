@@ -27,8 +27,8 @@ from bastion.identity._hashers import (
 
 PASSWORD = "violet kettle marching on ice"
 _ARGON2 = Argon2idHasher(memory_cost=19456, time_cost=2, parallelism=1)
-CORRUPT = ["garbage", "$argon2id$v=19$m=bad", "", "!unusable", "$2b$04$short", "pbkdf2_sha256$1$s$"]
-CORRUPT_IDS = ["garbage", "bad-m", "empty", "unusable", "bcrypt-short", "pbkdf2-short"]
+CORRUPT = ["garbage", "$argon2id$v=19$m=bad", "", "$2b$04$short", "pbkdf2_sha256$1$s$"]
+CORRUPT_IDS = ["garbage", "bad-m", "empty", "bcrypt-short", "pbkdf2-short"]
 
 
 @pytest.fixture
@@ -221,3 +221,19 @@ def test_hashers_never_raise_on_arbitrary_stored_text(stored: str, password: str
     for hasher in (_ARGON2, BcryptHasher(), DjangoPbkdf2Hasher()):
         assert hasher.verify(password, stored) is False
         assert isinstance(hasher.must_update(stored), bool)
+
+
+async def test_unusable_password_fails_quietly_with_the_same_work() -> None:
+    """An account without a password ('!' marker, platform-only users) never matches, costs
+    one Argon2id verify like any failure (no oracle), and logs no corrupt-hash warning."""
+    from structlog.testing import capture_logs
+
+    service = PasswordHashing(PasswordSettings(hash_workers=1))
+    try:
+        before = service.calls
+        with capture_logs() as logs:
+            result = await service.verify("!abc", "!abc")
+        assert result.ok is False and service.calls == before + 1
+        assert not [e for e in logs if e.get("event") == "auth.password.corrupt_hash"]
+    finally:
+        service.close()

@@ -131,3 +131,38 @@ def test_mask_ip_modes() -> None:
     assert mask_ip("198.51.100.77", "full") == "198.51.100.77"
     assert mask_ip("198.51.100.77", "none") is None
     assert mask_ip("not-an-ip", "masked") is None
+
+
+async def test_sampled_events_fold_repeats(
+    db: Database, master_key: MasterKey, clock: ManualClock
+) -> None:
+    """A flood of repeatable denials (forged tokens) writes one event per key and window,
+    and the next one says how many were folded into it."""
+    from bastion.infra import MemoryHotState
+
+    log = AuditLog(db, master_key, clock, hot=MemoryHotState(clock))
+    for _ in range(50):
+        await log.record_sampled(
+            "verify.denied", "denied", key="bad_signature:203.0.113.0/24", reason="x"
+        )
+    await log.record_sampled("verify.denied", "denied", key="expired:203.0.113.0/24", reason="y")
+    assert len(await log.tail(100)) == 2
+    clock.advance(11)
+    await log.record_sampled(
+        "verify.denied", "denied", key="bad_signature:203.0.113.0/24", reason="x"
+    )
+    events = await log.tail(100)
+    assert len(events) == 3 and events[-1].details == {"suppressed": 49}
+    assert (await log.verify()).ok
+
+
+async def test_head_cache_heals_after_another_writer(
+    db: Database, master_key: MasterKey, clock: ManualClock
+) -> None:
+    """The in-memory chain head goes stale when another process appends; it re-reads."""
+    a, b = AuditLog(db, master_key, clock), AuditLog(db, master_key, clock)
+    await a.record("one", "success")
+    await b.record("two", "success")
+    await a.record("three", "success")
+    report = await a.verify()
+    assert report.ok and report.checked == 3

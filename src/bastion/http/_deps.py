@@ -6,6 +6,7 @@ from fastapi import Request
 
 from bastion._facade import Bastion
 from bastion.errors import InvalidToken
+from bastion.monitor import mask_ip
 from bastion.sessions import AccessClaims, DeviceInfo
 
 __all__ = ["bearer_token", "client_ip", "device_info", "get_guard", "require_bearer"]
@@ -52,11 +53,12 @@ async def require_bearer(request: Request) -> AccessClaims:
             raise InvalidToken(reason="missing")
         return await guard.sessions.verify_access(token)
     except InvalidToken as exc:
-        await guard.audit.record(
+        reason, ip = exc.reason or "invalid", client_ip(request)
+        await guard.audit.record_sampled(
             "auth.token.rejected",
             "denied",
-            reason=exc.reason or "invalid",
-            ip=client_ip(request),
-            details={"path": request.url.path[:128]},
+            key=f"{reason}:{mask_ip(ip, 'masked')}",
+            reason=reason,
+            ip=ip,
         )
         raise

@@ -64,8 +64,10 @@ def simple_problem(status: int, detail: str, headers: dict[str, str] | None = No
 
 async def _bastion(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BastionError)
-    if exc.status >= 500:
+    if exc.status == 500:
         log.error("http.error", error_type=exc.type, exc_info=exc.__cause__ is not None)
+    elif exc.status > 500:  # an upstream or store is down: expected, no traceback
+        log.warning("http.unavailable", error_type=exc.type, reason=getattr(exc, "reason", None))
     return problem_response(exc.status, exc.problem(request.url.path), exc.headers())
 
 

@@ -2,7 +2,9 @@
 Envoy ext_authz. Plain Starlette, no FastAPI machinery: a warm token costs a dict lookup.
 
 200 with ``X-Bastion-Subject``, ``X-Bastion-Scopes`` and ``X-Bastion-Session``; 401 problem with
-``WWW-Authenticate`` otherwise. Failures are audited; successes are counted in metrics.
+``WWW-Authenticate`` otherwise. Failures are audited (at most one event per reason and client
+network every 10 s, with a count of the folded ones, so a flood of forged tokens cannot flood
+the audit log); successes are counted in metrics.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from starlette.responses import Response
 from bastion.errors import InvalidToken
 from bastion.http._deps import bearer_token, client_ip, get_guard
 from bastion.http._problems import problem_response
+from bastion.monitor import mask_ip
 from bastion.sessions import AccessClaims
 
 __all__ = ["verify_endpoint"]
@@ -48,10 +51,8 @@ async def verify_endpoint(request: Request) -> Response:
         return _allowed(await guard.sessions.verify_access(token))
     except InvalidToken as exc:
         _DENIED.inc()
-        await guard.audit.record(
-            "verify.denied",
-            "denied",
-            reason=exc.reason or "invalid",
-            ip=client_ip(request),
+        reason, ip = exc.reason or "invalid", client_ip(request)
+        await guard.audit.record_sampled(
+            "verify.denied", "denied", key=f"{reason}:{mask_ip(ip, 'masked')}", reason=reason, ip=ip
         )
         return problem_response(exc.status, exc.problem(), exc.headers())

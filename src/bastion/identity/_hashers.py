@@ -28,7 +28,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from bastion.config import PasswordSettings
 from bastion.errors import Overloaded
 
+UNUSABLE_PREFIX = "!"
+"""Stored instead of a hash for accounts that have no password (they sign in otherwise)."""
+
 __all__ = [
+    "UNUSABLE_PREFIX",
     "Argon2idHasher",
     "BcryptHasher",
     "DjangoPbkdf2Hasher",
@@ -238,9 +242,9 @@ class PasswordHashing:
         )
         self._hashers: tuple[_Hasher, ...] = (self._argon2, BcryptHasher(), DjangoPbkdf2Hasher())
         self._pool = ThreadPoolExecutor(
-            max_workers=settings.hash_workers, thread_name_prefix="bastion-hash"
+            max_workers=settings.workers, thread_name_prefix="bastion-hash"
         )
-        self._limit = settings.hash_workers + settings.hash_queue
+        self._limit = settings.workers + settings.hash_queue
         self._in_flight = 0
         self.calls = 0  # Argon2 verifies done (real or decoy); tests compare it across paths
         self._decoy = self._argon2.hash(secrets.token_urlsafe(32))
@@ -267,10 +271,15 @@ class PasswordHashing:
         """Check ``password`` against ``stored`` (Argon2, then bcrypt, then Django PBKDF2).
 
         Fails closed: an unknown or corrupt ``stored`` gives ``VerifyResult(False, False)``
-        and a warning log, never an exception. ``needs_rehash`` is True when the password is
-        correct and the hash is legacy or has outdated parameters. Raises only Overloaded.
+        and a warning log, never an exception; an unusable password (``!`` prefix, as Django
+        marks accounts without one) gives the same after the same work, without the warning.
+        ``needs_rehash`` is True when the password is correct and the hash is legacy or has
+        outdated parameters. Raises only Overloaded.
         """
         stored = stored if isinstance(stored, str) else ""  # a NULL column is unusable
+        if stored.startswith(UNUSABLE_PREFIX):  # deliberately no password (platform-only user)
+            await self.verify_decoy(password)
+            return VerifyResult(ok=False, needs_rehash=False)
         hasher = next((h for h in self._hashers if h.identify(stored)), None)
         verdict: bool | None = None
         if hasher is self._argon2:

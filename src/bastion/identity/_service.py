@@ -238,7 +238,8 @@ class IdentityService:
         amr: tuple[str, ...],
     ) -> TokenPair:
         async with self.db.begin() as conn:
-            await self.users.update(conn, user.id, failed_logins=0)
+            if user.failed_logins:
+                await self.users.update(conn, user.id, failed_logins=0)
             if device.device_id:
                 await self.users.trust_device(conn, user.id, device.device_id)
             pair = await self.sessions.create(

@@ -36,12 +36,19 @@ def normalise_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (see _sqlite_begin), not the driver.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    immediate = conn.get_execution_options().get("bastion_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
@@ -57,6 +64,7 @@ class Database:
                 Path(db).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.engine: AsyncEngine = create_async_engine(self.url)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         else:
             self.engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -68,10 +76,17 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction: committed on success, rolled back on any exception."""
+        """A transaction: committed on success, rolled back on any exception.
+
+        On SQLite it starts with ``BEGIN IMMEDIATE``: writers queue for the write lock up
+        front instead of failing when a read snapshot cannot be upgraded.
+        """
         try:
-            async with self.engine.begin() as conn:
-                yield conn
+            async with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    await conn.execution_options(bastion_immediate=True)
+                async with conn.begin():
+                    yield conn
         except (OperationalError, DBAPIError, OSError) as exc:
             if _is_integrity(exc):
                 raise

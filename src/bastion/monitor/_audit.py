@@ -9,7 +9,6 @@ or e-mail address: only ids, action, outcome and a short reason code.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -20,16 +19,19 @@ from typing import Any, Literal
 
 import structlog
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion.crypto import MasterKey
-from bastion.infra import Clock, Database, new_id
+from bastion.errors import StorageUnavailable
+from bastion.infra import Clock, Database, HotState, new_id
 from bastion.infra.schema import audit_events, audit_head
 
 __all__ = ["AuditEvent", "AuditLog", "ChainReport", "Outcome"]
 
 Outcome = Literal["success", "failure", "denied", "error"]
 GENESIS = "0" * 64
+APPEND_ATTEMPTS = 50  # each miss means another writer committed: progress is being made
 PURPOSE = "bastion/audit-chain/v1"
 log = structlog.get_logger("bastion.audit")
 
@@ -85,13 +87,20 @@ class AuditLog:
     """Append events and check the chain. Safe for concurrent use across replicas."""
 
     def __init__(
-        self, db: Database, master: MasterKey, clock: Clock, *, ip_mode: str = "masked"
+        self,
+        db: Database,
+        master: MasterKey,
+        clock: Clock,
+        *,
+        ip_mode: str = "masked",
+        hot: HotState | None = None,
     ) -> None:
         self._db = db
         self._key = master.derive(PURPOSE)
         self._clock = clock
         self._ip_mode = ip_mode
-        self._lock = asyncio.Lock()
+        self._hot = hot
+        self._head: tuple[int, str] | None = None
 
     def _mac(self, prev_hash: str, row: dict[str, Any]) -> str:
         return hmac.new(self._key, prev_hash.encode() + _canonical(row), hashlib.sha256).hexdigest()
@@ -124,29 +133,86 @@ class AuditLog:
             if details
             else None,
         }
-        async with self._lock:
-            if conn is not None:
-                await self._append(conn, row)
-            else:
-                async with self._db.begin() as own:
-                    await self._append(own, row)
+        # No process-wide lock: the head row's database lock orders appends (across
+        # processes too), and an in-process lock held while waiting for it would deadlock two
+        # transactions that each append more than once.
+        if conn is not None:
+            await self._append(conn, row)
+        else:
+            async with self._db.begin() as own:
+                await self._append(own, row)
         log.info(f"audit.{action}", outcome=outcome, subject=subject, reason=reason)
 
+    async def record_sampled(
+        self,
+        action: str,
+        outcome: Outcome,
+        *,
+        key: str,
+        every_seconds: float = 10.0,
+        reason: str | None = None,
+        ip: str | None = None,
+    ) -> None:
+        """Record at most one event per ``key`` (e.g. reason + client network) per window and
+        count the rest, for decisions an attacker can repeat cheaply (forged tokens): the
+        next recorded event carries ``suppressed`` = how many were folded into it. Without
+        hot state (``hot=None``) every event is recorded."""
+        if self._hot is None:
+            await self.record(action, outcome, reason=reason, ip=ip)
+            return
+        gate = f"audit:gate:{action}:{key}"
+        if not await self._hot.add_once(gate, every_seconds):
+            await self._hot.incr(gate + ":n", max(every_seconds * 6, 60.0))
+            return
+        suppressed = await self._hot.get_int(gate + ":n")
+        if suppressed:
+            await self._hot.delete(gate + ":n")
+        details = {"suppressed": suppressed} if suppressed else None
+        await self.record(action, outcome, reason=reason, ip=ip, details=details)
+
     async def _append(self, conn: AsyncConnection, row: dict[str, Any]) -> None:
-        bumped = await conn.execute(
-            update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq + 1)
-        )
-        if bumped.rowcount == 0:
-            await conn.execute(insert(audit_head).values(id=1, seq=1, hash=GENESIS))
-            prev = GENESIS
-        else:
-            prev = (
-                await conn.execute(select(audit_head.c.hash).where(audit_head.c.id == 1))
-            ).scalar_one()
+        """Two statements in the common case: move the head (which locks it) and insert.
+
+        The head is remembered in memory; if another process or replica moved the chain
+        meanwhile, the conditional update matches nothing and the head is read again.
+        """
+        head = self._head or await self._read_head(conn)
+        for _ in range(APPEND_ATTEMPTS):
+            if await self._try_append(conn, row, head):
+                return
+            head = await self._read_head(conn)
+        raise StorageUnavailable("the audit chain head keeps moving; try again")
+
+    async def _read_head(self, conn: AsyncConnection) -> tuple[int, str]:
+        query = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+        found = (await conn.execute(query)).first()
+        if found is not None:
+            return int(found.seq), str(found.hash)
+        try:
+            async with conn.begin_nested():
+                await conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
+        except IntegrityError:
+            found = (await conn.execute(query)).one()
+            return int(found.seq), str(found.hash)
+        return 0, GENESIS
+
+    async def _try_append(
+        self, conn: AsyncConnection, row: dict[str, Any], head: tuple[int, str]
+    ) -> bool:
+        seq, prev = head
         row["prev_hash"] = prev
         row["hash"] = self._mac(prev, row)
+        moved = await conn.execute(
+            update(audit_head)
+            .where(audit_head.c.id == 1, audit_head.c.seq == seq, audit_head.c.hash == prev)
+            .values(seq=seq + 1, hash=row["hash"])
+        )
+        if moved.rowcount != 1:
+            self._head = None
+            return False
         await conn.execute(insert(audit_events).values(**row))
-        await conn.execute(update(audit_head).where(audit_head.c.id == 1).values(hash=row["hash"]))
+        self._head = (seq + 1, row["hash"])
+        return True
 
     async def verify(self) -> ChainReport:
         """Recompute the chain from the first event; name the first row that does not fit."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -59,8 +60,7 @@ class SessionService(RefreshRotation):
             )
         )
         await self._evict_beyond_limit(conn, user_id, keep=sid)
-        row = (await conn.execute(select(sessions).where(sessions.c.id == sid))).one()
-        access, expires_in = self._issue_access(row, scopes)
+        access, expires_in = self._issue_access(SimpleNamespace(**values), scopes)
         return TokenPair(access, refresh, expires_in, sid)
 
     async def _evict_beyond_limit(self, conn: AsyncConnection, user_id: str, *, keep: str) -> None:
