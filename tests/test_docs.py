@@ -191,16 +191,19 @@ CONFIG_ROW = re.compile(
 
 
 def _expected_settings() -> dict[str, tuple[str, Any, Any]]:
-    """env variable -> (key, annotation, default) for every field of Settings."""
+    """env variable -> (key, annotation, default) for every leaf field of Settings (nested
+    sections such as ``[platforms.wechat]`` included)."""
     expected: dict[str, tuple[str, Any, Any]] = {}
-    for name, field in Settings.model_fields.items():
-        kind = field.annotation
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            for sub, subfield in kind.model_fields.items():
-                env = f"BASTION_{name.upper()}__{sub.upper()}"
-                expected[env] = (sub, subfield.annotation, subfield.default)
-        else:
-            expected[f"BASTION_{name.upper()}"] = (name, kind, field.default)
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            kind, env = field.annotation, f"{prefix}{name.upper()}"
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                walk(kind, env + "__")
+            else:
+                expected[env] = (name, kind, field.default)
+
+    walk(Settings, "BASTION_")
     return expected
 
 
@@ -261,7 +264,7 @@ AUDIT_ROW = re.compile(r"^\|\s*(`[a-z_.]+`(?:\s*,\s*`[a-z_.]+`)*)\s*\|", re.M)
 
 
 def _recorded_actions() -> set[str]:
-    """Audit actions in the source: string arguments of ``record(...)`` and ``_add_key(...)``
+    """Audit actions in the source: string arguments of ``record``, ``record_sampled``, ``_add_key``
     calls, and ``action=`` keywords."""
     actions: set[str] = set()
     for path in (ROOT / "src" / "bastion").rglob("*.py"):
@@ -271,7 +274,7 @@ def _recorded_actions() -> set[str]:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             values = [k.value for k in node.keywords if k.arg == "action"]
-            if name in ("record", "_add_key"):
+            if name in ("record", "record_sampled", "_add_key"):
                 values += node.args
             actions |= {
                 v.value

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import structlog
 
 from bastion.config import Settings, load_settings
@@ -36,6 +37,7 @@ from bastion.infra import (
     migrate,
 )
 from bastion.monitor import AuditLog
+from bastion.platforms import PlatformAccounts, PlatformLogins
 from bastion.sessions import Revocations, SessionService, SigningKeyring, TokenService
 
 __all__ = ["Bastion"]
@@ -61,12 +63,21 @@ class Bastion:
     identity: IdentityService
     mfa: MfaService
     admin: UserAdmin
+    http: httpx.AsyncClient
+    platforms: PlatformLogins
+    platform_accounts: PlatformAccounts
 
     def __init__(
-        self, settings: Settings, clock: Clock, db: Database, hot: HotState, master: MasterKey
+        self,
+        settings: Settings,
+        clock: Clock,
+        db: Database,
+        hot: HotState,
+        master: MasterKey,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         self.settings, self.clock, self.db, self.hot, self.master = settings, clock, db, hot, master
-        self.audit = AuditLog(db, master, clock, ip_mode=settings.audit.ip)
+        self.audit = AuditLog(db, master, clock, ip_mode=settings.audit.ip, hot=hot)
         self.keyring = SigningKeyring(db, master, clock, settings.tokens, audit=self.audit)
         self.tokens = TokenService(self.keyring, clock, settings.tokens)
         remember = settings.tokens.access_ttl_seconds + settings.tokens.leeway_seconds + 5
@@ -91,6 +102,18 @@ class Bastion:
         )
         self.mfa = MfaService(self.identity, issuer=settings.tokens.issuer)
         self.admin = UserAdmin(self.identity)
+        self._owns_http = http is None
+        self.http = http or httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self.platforms = PlatformLogins(
+            identity=self.identity,
+            sessions=self.sessions,
+            audit=self.audit,
+            hot=hot,
+            clock=clock,
+            settings=settings,
+            http=self.http,
+        )
+        self.platform_accounts = PlatformAccounts(self.platforms)
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -101,9 +124,11 @@ class Bastion:
         clock: Clock | None = None,
         run_migrations: bool = True,
         background: bool = False,
+        http: httpx.AsyncClient | None = None,
     ) -> Bastion:
         """Connect, migrate, load (or create) keys and revocations. ``background`` starts the
-        periodic key refresh that a long-running server needs."""
+        periodic key refresh that a long-running server needs. ``http`` is the client for outbound
+        calls to the platforms (tests inject one with an ``httpx.MockTransport``)."""
         settings = settings or load_settings()
         clock = clock or SystemClock()
         if not structlog.is_configured():
@@ -119,7 +144,7 @@ class Bastion:
             if settings.redis_url
             else MemoryHotState(clock)
         )
-        guard = cls(settings, clock, db, hot, master)
+        guard = cls(settings, clock, db, hot, master, http)
         try:
             if run_migrations:
                 await migrate(db)
@@ -158,5 +183,7 @@ class Bastion:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.hashing.close()
+        if self._owns_http:
+            await self.http.aclose()
         await self.hot.close()
         await self.db.close()

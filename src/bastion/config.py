@@ -10,11 +10,20 @@ The defaults are the figures adopted in the project's ASVS notes (section 3).
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bastion.errors import ConfigError
@@ -61,10 +70,17 @@ class PasswordSettings(_Section):
     context_words: tuple[str, ...] = ("bastion",)
     """Words a password may not be built from besides the user's own identifiers (ASVS V6.2.11):
     put your product and company names here."""
-    hash_workers: int = Field(2, ge=1, le=64)
-    """Threads hashing in parallel; each holds ``argon2_memory_kib`` while it runs."""
+    hash_workers: int | None = Field(None, ge=1, le=64)
+    """Threads hashing in parallel; each holds ``argon2_memory_kib`` while it runs. Unset: one
+    fewer than the CPUs (at least 1), which leaves a core to the event loop so a login flood
+    cannot starve ``/v1/verify``; on 2 cores that gives the same login rate as 2 workers."""
     hash_queue: int = Field(64, ge=1, le=10_000)
     """Hash jobs allowed to wait; beyond it the request is shed with 503 + Retry-After."""
+
+    @property
+    def workers(self) -> int:
+        """``hash_workers``, or CPU count - 1 (at least 1) when unset."""
+        return self.hash_workers or max(1, (os.cpu_count() or 2) - 1)
 
     @model_validator(mode="after")
     def _asvs_floor(self) -> PasswordSettings:
@@ -111,6 +127,76 @@ class LoginSettings(_Section):
     mfa_challenge_ttl_seconds: int = Field(300, ge=30, le=900)
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _https_url(value: str) -> str:
+    """Platform endpoints carry secrets: https only, except on loopback (tests, local proxies)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+        return value
+    raise ValueError("must be an https:// URL (http:// only for a loopback host)")
+
+
+PlatformURL = Annotated[str, AfterValidator(_https_url)]
+
+
+class _PlatformBase(_Section):
+    enabled: bool = False
+    app_id: str = Field("", max_length=128)
+    timeout_seconds: float = Field(5.0, gt=0, le=30)
+    """Per outbound call to the platform; slow platforms get a 503, never a hung login."""
+
+
+class WeChatSettings(_PlatformBase):
+    app_secret: SecretStr | None = None
+    base_url: PlatformURL = "https://api.weixin.qq.com"
+    watermark_max_age_seconds: int = Field(600, ge=30, le=86400)
+    """How old an ``encryptedData`` watermark may be before it is refused as stale."""
+
+
+class TelegramSettings(_PlatformBase):
+    bot_token: SecretStr | None = None
+    """First-party validation (HMAC with the bot token). ``app_id`` is the numeric bot id,
+    used for third-party (Ed25519) validation when no token is configured."""
+    max_age_seconds: int = Field(3600, ge=10, le=86400)
+    test_environment: bool = False
+    """Verify third-party signatures with Telegram's test-environment public key."""
+
+
+class AlipaySettings(_PlatformBase):
+    app_private_key: SecretStr | None = None
+    """PEM (PKCS#8 or PKCS#1) RSA key that signs requests (RSA2)."""
+    alipay_public_key: str = ""
+    """PEM of Alipay's public key, which verifies responses and notifications."""
+    aes_key: SecretStr | None = None
+    """Base64 AES content-encryption key (getPhoneNumber)."""
+    gateway_url: PlatformURL = "https://openapi.alipay.com/gateway.do"
+
+
+class DouyinSettings(_PlatformBase):
+    app_secret: SecretStr | None = None
+    base_url: PlatformURL = "https://developer.toutiao.com"
+
+
+class BaiduSettings(_PlatformBase):
+    app_key: str = Field("", max_length=128)
+    app_secret: SecretStr | None = None
+    base_url: PlatformURL = "https://spapi.baidu.com"
+
+
+class PlatformsSettings(_Section):
+    wechat: WeChatSettings = WeChatSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    alipay: AlipaySettings = AlipaySettings()
+    douyin: DouyinSettings = DouyinSettings()
+    baidu: BaiduSettings = BaiduSettings()
+
+
 class AuditSettings(_Section):
     ip: Literal["full", "masked", "none"] = "masked"
     """How the client IP is kept in audit events: whole, masked to /24 (IPv4) or /48, or not."""
@@ -137,6 +223,7 @@ class Settings(BaseSettings):
     sessions: SessionSettings = SessionSettings()
     login: LoginSettings = LoginSettings()
     audit: AuditSettings = AuditSettings()
+    platforms: PlatformsSettings = PlatformsSettings()
 
     @classmethod
     def settings_customise_sources(

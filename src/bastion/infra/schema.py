@@ -19,12 +19,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 __all__ = [
     "audit_events",
     "audit_head",
     "metadata",
+    "platform_identities",
     "recovery_codes",
     "refresh_tokens",
     "revoked_sessions",
@@ -120,6 +122,28 @@ refresh_tokens = Table(
     Column("generation", Integer, nullable=False),
     Column("issued_at", Double, nullable=False),
     Index("ix_refresh_tokens_session_id", "session_id"),
+)
+
+# A login identity at a mini program platform (WeChat openid, Telegram user id, ...). One
+# identity belongs to exactly one user; a user may hold several. Secrets the platform hands
+# over (WeChat/Douyin/Baidu session_key, phone numbers, profile data) are sealed.
+platform_identities = Table(
+    "platform_identities",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("app_id", String(128), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("unionid", String(128), nullable=True),
+    Column("session_key_sealed", LargeBinary, nullable=True),
+    Column("phone_sealed", LargeBinary, nullable=True),
+    Column("profile_sealed", LargeBinary, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("last_login_at", Double, nullable=False),
+    UniqueConstraint("platform", "app_id", "subject", name="uq_platform_identities_subject"),
+    Index("ix_platform_identities_user_id", "user_id"),
+    Index("ix_platform_identities_unionid", "unionid"),
 )
 
 signing_keys = Table(
