@@ -463,3 +463,48 @@ async def test_http_link_with_an_old_session_is_403(
     )
     assert response.status_code == 403
     assert response.json()["type"].endswith("/reauthentication-required")
+
+
+# -- Alipay phone numbers --------------------------------------------------------------------
+
+
+async def _alipay_phone_guard(open_platform_guard: Any) -> tuple[Any, str, dict[str, Any]]:
+    """A guard trusting the A5 vector's public and AES keys, and a user holding an Alipay
+    identity (attached directly: the login exchange is covered elsewhere)."""
+    a5 = next(v for v in load_vectors("platforms/alipay.json")["vectors"] if v["id"] == "A5")
+    inputs = a5["inputs"]
+    pem = "-----BEGIN PUBLIC KEY-----\n" + inputs["public_key"] + "\n-----END PUBLIC KEY-----\n"
+    guard = await open_platform_guard(
+        alipay={"alipay_public_key": pem, "aes_key": inputs["aes_key"]}
+    )
+    user_id = (await guard.identity.register("payer", "violet tractor hums at dawn")).user_id
+    async with guard.db.begin() as conn:
+        app_id = guard.platforms.adapters.app_id("alipay")
+        await guard.platforms.store.attach(
+            conn, user_id, "alipay", app_id, "2088000000000001", None
+        )
+    return guard, user_id, inputs
+
+
+async def test_alipay_phone_is_verified_then_decrypted(open_platform_guard: Any) -> None:
+    """ASVS V11.3.x / platforms.md 3.5: the signature is checked before decryption; the
+    number is stored sealed and audited."""
+    guard, user_id, inputs = await _alipay_phone_guard(open_platform_guard)
+    response = json.dumps({"response": inputs["response"], "sign": inputs["sign"]})
+    assert await guard.platform_accounts.alipay_phone(user_id, response) == {
+        "mobile": "13800000000"
+    }
+    async with guard.db.connect() as conn:
+        sealed = (await conn.execute(select(platform_identities.c.phone_sealed))).scalar_one()
+    assert b"13800000000" not in sealed
+
+
+async def test_alipay_phone_with_a_bad_signature_is_refused(open_platform_guard: Any) -> None:
+    guard, user_id, inputs = await _alipay_phone_guard(open_platform_guard)
+    forged = inputs["sign"][:-4] + ("AAAA" if not inputs["sign"].endswith("AAAA") else "BBBB")
+    response = json.dumps({"response": inputs["response"], "sign": forged})
+    with pytest.raises(PlatformDataInvalid) as caught:
+        await guard.platform_accounts.alipay_phone(user_id, response)
+    assert caught.value.reason == "signature_invalid"
+    (event,) = [e for e in await guard.audit.tail(20) if e.action == "platform.phone"]
+    assert event.outcome == "denied" and event.reason == "signature_invalid"

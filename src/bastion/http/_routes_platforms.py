@@ -110,6 +110,18 @@ async def wechat_phone(body: PhoneCode, claims: Claims, request: Request) -> dic
     return await get_guard(request).platform_accounts.wechat_phone(claims.subject, body.code)
 
 
+class AlipayPhone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    response: Annotated[str, Field(min_length=2, max_length=8192)]
+
+
+@router.post("/alipay/phone")
+async def alipay_phone(body: AlipayPhone, claims: Claims, request: Request) -> dict[str, Any]:
+    """The ``response`` string of ``my.getPhoneNumber``: signature checked, then decrypted;
+    the number is stored encrypted."""
+    return await get_guard(request).platform_accounts.alipay_phone(claims.subject, body.response)
+
+
 @router.post("/{platform}/decrypt")
 async def decrypt(
     platform: Annotated[Literal["wechat", "douyin", "baidu"], Path()],
