@@ -1,0 +1,78 @@
+"""The Generic Cell Rate Algorithm as a pure function: no I/O, no clock, integer time.
+
+State per key is one number, the *theoretical arrival time* (TAT) in integer microseconds
+since the Unix epoch. A request of ``cost`` units at ``now`` pushes the TAT by
+``cost * interval``; it is admitted while the pushed TAT stays within ``burst * interval``
+of ``now``. Integers keep it exact: a burst of 100 admits exactly 100 (a float version
+admitted 99). Microseconds since the epoch stay below 2**53, so the Redis Lua script,
+whose numbers are doubles, computes the very same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from bastion.ratelimit._rate import Rate
+
+__all__ = ["Verdict", "gcra", "gcra_all"]
+
+
+class Verdict(NamedTuple):
+    """The outcome for one rate. ``tat`` is the value to store (unchanged when denied);
+    times are microseconds from ``now``; ``retry_after_us`` is 0 when allowed."""
+
+    allowed: bool
+    tat: int
+    remaining: int
+    reset_after_us: int
+    retry_after_us: int
+
+
+# tuple.__new__ builds the NamedTuple without its Python-level __new__: this is the hot path
+# of every in-process decision, and the positional order above is the contract.
+_verdict: Callable[[type[Verdict], tuple[bool, int, int, int, int]], Verdict] = tuple.__new__
+
+
+def gcra(tat: int | None, now: int, rate: Rate, cost: int) -> Verdict:
+    """Decide one request of ``cost`` units against ``rate`` given the stored ``tat``.
+
+    Guarantee: over any interval of length ``d`` the admitted cost never exceeds
+    ``burst + d // interval``. A ``cost`` above the burst is never admitted.
+    """
+    interval = rate.interval_us
+    tolerance = rate.tolerance_us
+    base = now if tat is None or tat < now else tat
+    new_tat = base + interval * cost
+    headroom = now - (new_tat - tolerance)
+    if headroom < 0:
+        return Verdict(
+            allowed=False,
+            tat=base,
+            remaining=max(0, (now - (base - tolerance)) // interval),
+            reset_after_us=base - now,
+            retry_after_us=-headroom,
+        )
+    return _verdict(Verdict, (True, new_tat, headroom // interval, new_tat - now, 0))
+
+
+def gcra_all(
+    tats: Sequence[int | None], now: int, rates: Sequence[Rate], cost: int
+) -> tuple[bool, tuple[Verdict, ...]]:
+    """Decide one request against several rates at once: all pass or nothing is spent.
+
+    When any rate denies, the verdicts of the rates that would have passed are reported
+    with cost 0 (their current standing), so no verdict claims units that were not spent.
+    """
+    if len(rates) == 1:  # the common case, without generator overhead
+        verdict = gcra(tats[0], now, rates[0], cost)
+        if verdict.allowed:
+            return True, (verdict,)
+        return False, (verdict,)
+    verdicts = tuple(gcra(t, now, r, cost) for t, r in zip(tats, rates, strict=True))
+    if all(v.allowed for v in verdicts):
+        return True, verdicts
+    return False, tuple(
+        gcra(t, now, r, 0) if v.allowed else v
+        for t, r, v in zip(tats, rates, verdicts, strict=True)
+    )
