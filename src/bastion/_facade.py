@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import structlog
 
+from bastion.apikeys import ApiKeys
 from bastion.config import Settings, load_settings
 from bastion.crypto import MasterKey, load_or_create_master_key
 from bastion.identity import (
@@ -66,6 +67,7 @@ class Bastion:
     http: httpx.AsyncClient
     platforms: PlatformLogins
     platform_accounts: PlatformAccounts
+    apikeys: ApiKeys
 
     def __init__(
         self,
@@ -114,6 +116,7 @@ class Bastion:
             http=self.http,
         )
         self.platform_accounts = PlatformAccounts(self.platforms)
+        self.apikeys = ApiKeys(db, hot, clock, master, self.audit)
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -150,18 +153,23 @@ class Bastion:
                 await migrate(db)
             await guard.keyring.load()
             await guard.revocations.start()
+            await guard.apikeys.start()
         except BaseException:
             await guard.close()
             raise
         if background:
-            guard._tasks.append(asyncio.create_task(guard._every(1.0, guard.revocations.poll)))
-            guard._tasks.append(
-                asyncio.create_task(guard._every(1.0, guard.keyring.reload_if_stale))
-            )
+            jobs: list[tuple[float, Callable[[], Awaitable[Any]]]] = [
+                (1.0, guard.revocations.poll),
+                (1.0, guard.keyring.reload_if_stale),
+                (1.0, guard.apikeys.poll),
+                (10.0, guard.apikeys.flush_last_used),
+            ]
+            for seconds, job in jobs:
+                guard._tasks.append(asyncio.create_task(guard._every(seconds, job)))
         return guard
 
     @staticmethod
-    async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+    async def _every(seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
         """Run ``job`` periodically; a failing run is logged and retried next time."""
         while True:
             await asyncio.sleep(seconds)
@@ -179,6 +187,8 @@ class Bastion:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
+        with contextlib.suppress(Exception):
+            await self.apikeys.flush_last_used()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

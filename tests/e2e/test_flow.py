@@ -147,3 +147,22 @@ def test_cli_against_running_server(http: httpx.Client, server: Server) -> None:
     verify = server.cli("audit", "verify")
     assert verify.returncode == 0, verify.stderr
     assert "intact" in verify.stdout
+
+
+def test_api_key_issued_by_cli_works_at_verify_and_revokes(
+    http: httpx.Client, server: Server
+) -> None:
+    """An operator issues a service key from the CLI (another process); the running server
+    accepts it at /v1/verify and refuses it within seconds of `bastion apikeys revoke`."""
+    result = server.cli(
+        "apikeys", "create", "--name", "acme", "--scopes", "orders:read", "--service", "acme"
+    )
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    r = http.get("/v1/verify", headers={"X-API-Key": key})
+    assert r.status_code == 200 and r.headers["X-Bastion-Subject"] == "service:acme"
+    assert server.cli("apikeys", "revoke", key.split("_")[2]).returncode == 0
+    deadline = time.monotonic() + 5
+    while http.get("/v1/verify", headers={"X-API-Key": key}).status_code == 200:
+        assert time.monotonic() < deadline, "the revocation did not reach the running server"
+        time.sleep(0.05)  # polling for propagation, not waiting for an expiry

@@ -19,6 +19,7 @@ from bastion.http._middleware import (
     SecureHeadersMiddleware,
 )
 from bastion.http._problems import register_problem_handlers
+from bastion.http._routes_apikeys import router as apikeys_router
 from bastion.http._routes_auth import router as auth_router
 from bastion.http._routes_ops import healthz, jwks, metrics, readyz
 from bastion.http._routes_platforms import router as platforms_router
@@ -67,6 +68,7 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(sessions_router)
     app.include_router(platforms_router)
+    app.include_router(apikeys_router)
     app.add_route("/v1/verify", verify_endpoint, methods=["GET", "POST"], include_in_schema=False)
     # Envoy's HTTP ext_authz sends the original method and path below a prefix.
     app.add_route(

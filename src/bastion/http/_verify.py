@@ -1,7 +1,9 @@
 """``GET|POST /v1/verify``: forward auth for nginx ``auth_request``, Traefik ForwardAuth and
 Envoy ext_authz. Plain Starlette, no FastAPI machinery: a warm token costs a dict lookup.
 
-200 with ``X-Bastion-Subject``, ``X-Bastion-Scopes`` and ``X-Bastion-Session``; 401 problem with
+Credentials: ``Authorization: Bearer <access token>``, ``Authorization: Bearer bst_...`` or
+``X-API-Key: bst_...``. 200 with ``X-Bastion-Subject``, ``X-Bastion-Scopes`` and
+``X-Bastion-Session`` (access token) or ``X-Bastion-Key`` (API key); 401 problem with
 ``WWW-Authenticate`` otherwise. Failures are audited (at most one event per reason and client
 network every 10 s, with a count of the folded ones, so a flood of forged tokens cannot flood
 the audit log); successes are counted in metrics.
@@ -13,6 +15,7 @@ from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bastion._principal import authenticate
 from bastion.errors import InvalidToken
 from bastion.http._deps import bearer_token, client_ip, get_guard
 from bastion.http._problems import problem_response
@@ -26,29 +29,35 @@ _ALLOWED = VERIFY.labels("allowed")
 _DENIED = VERIFY.labels("denied")
 
 
-def _allowed(claims: AccessClaims) -> Response:
+def _allowed(
+    subject: str, scopes: tuple[str, ...], session: str | None, key: str | None
+) -> Response:
     _ALLOWED.inc()
-    return Response(
-        status_code=200,
-        headers={
-            "X-Bastion-Subject": claims.subject,
-            "X-Bastion-Scopes": " ".join(claims.scopes),
-            "X-Bastion-Session": claims.session_id,
-        },
-    )
+    headers = {"X-Bastion-Subject": subject, "X-Bastion-Scopes": " ".join(scopes)}
+    if session is not None:
+        headers["X-Bastion-Session"] = session
+    if key is not None:
+        headers["X-Bastion-Key"] = key
+    return Response(status_code=200, headers=headers)
+
+
+def _from_claims(claims: AccessClaims) -> Response:
+    return _allowed(claims.subject, claims.scopes, claims.session_id, None)
 
 
 async def verify_endpoint(request: Request) -> Response:
     guard = get_guard(request)
     token = bearer_token(request.headers.get("authorization"))
-    if token is not None:
+    api_key = request.headers.get("x-api-key")
+    if token is not None and api_key is None:
         claims = guard.sessions.verify_access_cached(token)
         if claims is not None:
-            return _allowed(claims)
+            return _from_claims(claims)
     try:
-        if token is None:
-            raise InvalidToken(reason="missing")
-        return _allowed(await guard.sessions.verify_access(token))
+        who = await authenticate(
+            guard.sessions, guard.apikeys, bearer=token, api_key=api_key, ip=client_ip(request)
+        )
+        return _allowed(who.subject, who.scopes, who.session_id, who.key_id)
     except InvalidToken as exc:
         _DENIED.inc()
         reason, ip = exc.reason or "invalid", client_ip(request)

@@ -2,7 +2,8 @@
 
 Times are float seconds since the epoch (UTC). Ids are random 128-bit hex strings.
 Secrets are never stored in the clear: passwords as PHC hashes, refresh tokens and recovery
-codes as hashes, TOTP secrets, e-mail addresses and private keys sealed with the master key.
+codes as hashes, API keys as peppered HMACs, TOTP secrets, e-mail addresses and private keys
+sealed with the master key.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "api_keys",
     "audit_events",
     "audit_head",
     "metadata",
@@ -122,6 +124,33 @@ refresh_tokens = Table(
     Column("generation", Integer, nullable=False),
     Column("issued_at", Double, nullable=False),
     Index("ix_refresh_tokens_session_id", "session_id"),
+)
+
+# API keys: ``key_hash`` is HMAC-SHA256(pepper, "bst_<env>_<id>_<secret>") in hex, the secret
+# itself is never stored. ``scopes`` is space separated; ``ip_allow`` space separated CIDRs.
+# A rotated key keeps working until ``overlap_until``; its successor names it in ``rotated_from``.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("env", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("owner_user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("owner_service", String(128), nullable=True),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("scopes", Text, nullable=False),
+    Column("rate", String(64), nullable=True),
+    Column("ip_allow", Text, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=True),
+    Column("revoked_at", Double, nullable=True),
+    Column("rotated_from", String(32), nullable=True),
+    Column("overlap_until", Double, nullable=True),
+    Column("last_used_at", Double, nullable=True),
+    Index("ix_api_keys_owner_user_id", "owner_user_id"),
+    Index("ix_api_keys_owner_service", "owner_service"),
+    Index("ix_api_keys_revoked_at", "revoked_at"),
 )
 
 # A login identity at a mini program platform (WeChat openid, Telegram user id, ...). One

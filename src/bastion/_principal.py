@@ -1,0 +1,52 @@
+"""Who is calling: one answer for an access token or an API key, used by ``/v1/verify``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bastion.apikeys import ApiKeys
+from bastion.errors import InvalidToken
+from bastion.sessions import SessionService
+
+__all__ = ["Principal", "authenticate"]
+
+API_KEY_PREFIX = "bst_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The subject (a user id, or ``service:<name>`` for a service's API key), its scopes, and
+    the session or key it came through."""
+
+    subject: str
+    scopes: tuple[str, ...]
+    session_id: str | None = None
+    key_id: str | None = None
+
+
+async def authenticate(
+    sessions: SessionService,
+    apikeys: ApiKeys,
+    *,
+    bearer: str | None,
+    api_key: str | None,
+    ip: str | None,
+) -> Principal:
+    """Verify a bearer access token, a bearer ``bst_`` API key or an ``X-API-Key`` header.
+
+    Exactly one credential must be given; raises :class:`InvalidToken` (opaque, reason for the
+    audit log) otherwise or when it does not verify. Fails closed.
+    """
+    if bearer is not None and api_key is not None:
+        raise InvalidToken(reason="two_credentials")
+    key = api_key if api_key is not None else bearer
+    if key is None:
+        raise InvalidToken(reason="missing")
+    if key.startswith(API_KEY_PREFIX):
+        found = await apikeys.verify(key, ip=ip)
+        owner = found.owner_user_id or f"service:{found.owner_service}"
+        return Principal(owner, tuple(sorted(found.scopes)), key_id=found.key_id)
+    if api_key is not None:
+        raise InvalidToken(reason="malformed")
+    claims = sessions.verify_access_cached(key) or await sessions.verify_access(key)
+    return Principal(claims.subject, claims.scopes, session_id=claims.session_id)
