@@ -33,6 +33,9 @@ bench: install
 	$(BIN)/python bench/bench_login_http.py
 	$(BIN)/python bench/bench_password_hash.py
 	$(BIN)/python bench/bench_memory.py
+	$(BIN)/python bench/bench_apikeys.py
+	$(BIN)/python bench/bench_ratelimit.py
+	$(BIN)/python bench/bench_inspect.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bastion.cli import _ops, _platforms, _serve, _users
+from bastion.cli import _apikeys, _inspect, _ops, _platforms, _serve, _users
 from bastion.infra import configure_logging as _configure_logging
 
 __all__ = ["app", "main"]
@@ -26,11 +26,13 @@ def _setup() -> None:
 
 app.command()(_serve.serve)
 app.command()(_serve.init)
+app.command()(_inspect.inspect)
 app.add_typer(_ops.db_app, name="db")
 app.add_typer(_users.app, name="users")
 app.add_typer(_ops.keys_app, name="keys")
 app.add_typer(_ops.audit_app, name="audit")
 app.add_typer(_platforms.app, name="platforms")
+app.add_typer(_apikeys.app, name="apikeys")
 
 
 def main() -> None:

@@ -1,0 +1,32 @@
+"""Input inspection: anomaly-scored detection of injection attempts in request values.
+
+Detects SQL injection, XSS, path traversal, OS command injection, NoSQL (MongoDB) operator
+injection and server-side template injection. Each value is canonicalised exactly once
+(ASVS V1.1.1) and scored CRS-style. This is a monitoring and deny-list layer that feeds the
+audit log; the controls are parameterised queries, contextual output encoding and allow-list
+validation (see docs/inspect.md).
+"""
+
+from __future__ import annotations
+
+from bastion.inspect._canonical import MAX_INSPECTED_CHARS
+from bastion.inspect._score import (
+    BLOCK_THRESHOLD,
+    MAX_DEPTH,
+    MAX_VALUES,
+    Verdict,
+    inspect_fields,
+    inspect_json,
+    inspect_value,
+)
+
+__all__ = [
+    "BLOCK_THRESHOLD",
+    "MAX_DEPTH",
+    "MAX_INSPECTED_CHARS",
+    "MAX_VALUES",
+    "Verdict",
+    "inspect_fields",
+    "inspect_json",
+    "inspect_value",
+]
