@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -92,11 +92,35 @@ async def recreate_pg_database(name: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
+def _worker_database_name() -> str:
+    """One database per xdist worker and per test run (two runs on one machine never share)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"p{os.getpid()}")[:8]
+    return f"bastion_test_{run}_{worker}"
+
+
 async def _worker_database() -> str:
-    """A fresh database of its own per xdist worker (``bastion_test_gw0``...) per test run."""
-    return await recreate_pg_database(
-        f"bastion_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    )
+    """A fresh database of its own; dropped again when the session ends."""
+    return await recreate_pg_database(_worker_database_name())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_worker_database() -> Iterator[None]:
+    yield
+    if "url" not in _PG_READY:
+        return
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{_worker_database_name()}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
 
 
 async def postgres_url() -> str:
@@ -156,6 +180,9 @@ def make_settings(tmp_path: Path, **overrides: object) -> object:
         "data_dir": tmp_path / "data",
         "master_key": "B" * 43,
         "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bastion.db'}"},
+        # The clock of these tests stands still, so any limit would be reached for good;
+        # tests/http/test_ratelimit.py switches the limiter on where it is the subject.
+        "ratelimit": {"enabled": False},
     }
     base.update(overrides)
     return Settings.model_validate(base)

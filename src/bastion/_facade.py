@@ -39,9 +39,29 @@ from bastion.infra import (
 )
 from bastion.monitor import AuditLog
 from bastion.platforms import PlatformAccounts, PlatformLogins
+from bastion.ratelimit import (
+    Limiter,
+    MemoryRateLimitStore,
+    RateLimitStore,
+    RedisRateLimitStore,
+)
 from bastion.sessions import Revocations, SessionService, SigningKeyring, TokenService
 
 __all__ = ["Bastion"]
+
+
+def _limiter(settings: Settings, clock: Clock) -> Limiter:
+    cfg = settings.ratelimit
+    store: RateLimitStore = MemoryRateLimitStore(max_keys=cfg.max_keys)
+    if settings.redis_url:
+        store = RedisRateLimitStore.from_url(
+            settings.redis_url, prefix=settings.redis.prefix + "rl:"
+        )
+    policies = cfg.policies if cfg.enabled else ()
+    return Limiter(
+        policies, store, clock, fallback_store=MemoryRateLimitStore(max_keys=cfg.max_keys)
+    )
+
 
 log = structlog.get_logger("bastion")
 
@@ -68,6 +88,7 @@ class Bastion:
     platforms: PlatformLogins
     platform_accounts: PlatformAccounts
     apikeys: ApiKeys
+    limiter: Limiter
 
     def __init__(
         self,
@@ -117,6 +138,7 @@ class Bastion:
         )
         self.platform_accounts = PlatformAccounts(self.platforms)
         self.apikeys = ApiKeys(db, hot, clock, master, self.audit)
+        self.limiter = _limiter(settings, clock)
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -182,6 +204,7 @@ class Bastion:
         """Check each backing store; raises StorageUnavailable on the first one down."""
         await self.db.check()
         await self.hot.check()
+        await self.limiter.check_stores()
         return {"database": "ok", "hot_state": "redis" if self.settings.redis_url else "memory"}
 
     async def close(self) -> None:
@@ -193,6 +216,7 @@ class Bastion:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.hashing.close()
+        await self.limiter.close()
         if self._owns_http:
             await self.http.aclose()
         await self.hot.close()

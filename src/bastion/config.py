@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bastion.errors import ConfigError
+from bastion.ratelimit import Match, Policy
 
 __all__ = ["Settings", "load_settings"]
 
@@ -197,6 +198,26 @@ class PlatformsSettings(_Section):
     baidu: BaiduSettings = BaiduSettings()
 
 
+DEFAULT_POLICIES: tuple[Policy, ...] = (
+    Policy(
+        name="auth",
+        match=Match(path="/v1/auth/*", methods=("POST",)),
+        key="ip",
+        limits=("10/s burst 30", "600/h"),
+    ),
+)
+
+
+class RateLimitSettings(_Section):
+    """Request rate limits per policy (``docs/ratelimit.md``). The default guards the auth
+    routes per client IP, in front of the per-account login throttle."""
+
+    enabled: bool = True
+    policies: tuple[Policy, ...] = DEFAULT_POLICIES
+    max_keys: int = Field(100_000, ge=1000, le=10_000_000)
+    """Keys kept by the in-process store (and the fallback when Redis is down)."""
+
+
 class AuditSettings(_Section):
     ip: Literal["full", "masked", "none"] = "masked"
     """How the client IP is kept in audit events: whole, masked to /24 (IPv4) or /48, or not."""
@@ -224,6 +245,7 @@ class Settings(BaseSettings):
     login: LoginSettings = LoginSettings()
     audit: AuditSettings = AuditSettings()
     platforms: PlatformsSettings = PlatformsSettings()
+    ratelimit: RateLimitSettings = RateLimitSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -19,6 +19,7 @@ from bastion.http._middleware import (
     SecureHeadersMiddleware,
 )
 from bastion.http._problems import register_problem_handlers
+from bastion.http._ratelimit import RateLimitMiddleware
 from bastion.http._routes_apikeys import router as apikeys_router
 from bastion.http._routes_auth import router as auth_router
 from bastion.http._routes_ops import healthz, jwks, metrics, readyz
@@ -92,6 +93,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     options: dict[str, Any] = {"limit": settings.server.auth_body_limit, "exempt": ("/v1/verify",)}
     app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(BodyGuardMiddleware, **options)
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(
         SecureHeadersMiddleware, cacheable={"/.well-known/jwks.json": b"public, max-age=60"}
     )

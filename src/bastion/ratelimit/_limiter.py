@@ -162,6 +162,12 @@ class Limiter:
         allowed, verdicts = await self._fallback.acquire(key, compiled.rates, policy.cost, now)
         return _decide(compiled, allowed, verdicts, degraded=True)
 
+    async def close(self) -> None:
+        """Release the shared store's connections (Redis); the memory store has none."""
+        closer = getattr(self._store, "close", None)
+        if closer is not None:
+            await closer()
+
     async def check_stores(self) -> None:
         """Readiness probe: raises :class:`StorageUnavailable` if the shared store is down."""
         await self._store.check()
