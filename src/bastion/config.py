@@ -44,6 +44,19 @@ class ServerSettings(_Section):
     auth_body_limit: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     """Largest request body accepted on auth routes, in bytes; larger gets 413 unparsed."""
     access_log: bool = False
+    max_headers: int = Field(100, ge=10, le=1000)
+    """Request header fields allowed; more get 431."""
+    max_header_bytes: int = Field(16384, ge=1024, le=1_048_576)
+    """Total size of the request header fields; more get 431."""
+    max_query_bytes: int = Field(4096, ge=256, le=65536)
+    """Length of the query string; longer gets 414."""
+    max_query_params: int = Field(64, ge=1, le=10_000)
+    """Query parameters allowed; more get 400."""
+    max_json_depth: int = Field(32, ge=2, le=512)
+    """Nesting depth of a JSON body; deeper gets 400 before it is parsed."""
+    max_concurrency: int = Field(512, ge=0, le=100_000)
+    """Requests handled at once; beyond it a request is shed at once with 503 + Retry-After
+    (0: no limit). Health and metrics endpoints are never shed."""
 
 
 class DatabaseSettings(_Section):

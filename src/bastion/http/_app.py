@@ -12,6 +12,7 @@ from bastion import __version__
 from bastion._facade import Bastion
 from bastion.config import Settings, load_settings
 from bastion.http._client import ClientIP
+from bastion.http._limits import RequestLimitsMiddleware
 from bastion.http._middleware import (
     BodyGuardMiddleware,
     ErrorBoundaryMiddleware,
@@ -90,10 +91,15 @@ def create_app(
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    options: dict[str, Any] = {"limit": settings.server.auth_body_limit, "exempt": ("/v1/verify",)}
+    options: dict[str, Any] = {
+        "limit": settings.server.auth_body_limit,
+        "exempt": ("/v1/verify",),
+        "max_json_depth": settings.server.max_json_depth,
+    }
     app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(BodyGuardMiddleware, **options)
     app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(RequestLimitsMiddleware, settings=settings.server)
     app.add_middleware(
         SecureHeadersMiddleware, cacheable={"/.well-known/jwks.json": b"public, max-age=60"}
     )

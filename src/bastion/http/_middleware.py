@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.errors import BastionError, InvalidInput
 from bastion.http._client import ClientIP
+from bastion.http._limits import json_depth
 from bastion.http._problems import problem_response, simple_problem
 
 __all__ = [
@@ -123,10 +124,17 @@ class BodyGuardMiddleware:
     ``exempt`` and below them (forward auth) pass untouched."""
 
     def __init__(
-        self, app: ASGIApp, *, limit: int, prefix: str = "/v1/", exempt: Iterable[str] = ()
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        prefix: str = "/v1/",
+        exempt: Iterable[str] = (),
+        max_json_depth: int = 32,
     ) -> None:
         self.app = app
         self.limit = limit
+        self.max_json_depth = max_json_depth
         self.prefix = prefix
         self.exempt = tuple(exempt)
 
@@ -167,14 +175,16 @@ class BodyGuardMiddleware:
                     scope, receive, send
                 )
                 return
-        rejection = self._reject(headers.get(b"content-type", b""), bytes(body))
+        rejection = self._reject(
+            headers.get(b"content-type", b""), bytes(body), self.max_json_depth
+        )
         if rejection is not None:
             await rejection(scope, receive, send)
             return
         await self.app(scope, _replay(bytes(body), receive), send)
 
     @staticmethod
-    def _reject(content_type: bytes, body: bytes) -> ASGIApp | None:
+    def _reject(content_type: bytes, body: bytes, max_depth: int) -> ASGIApp | None:
         if not body:
             return None
         media = content_type.split(b";")[0].strip().lower()
@@ -189,6 +199,8 @@ class BodyGuardMiddleware:
                 "The body is not valid UTF-8.", errors=[{"field": "body", "code": "utf8"}]
             )
             return problem_response(exc.status, exc.problem())
+        if json_depth(body, max_depth) > max_depth:
+            return simple_problem(400, f"The JSON body is nested deeper than {max_depth} levels.")
         return None
 
 

@@ -22,6 +22,9 @@ __all__ = ["problem_response", "register_problem_handlers"]
 log = structlog.get_logger("bastion.http")
 PROBLEM = "application/problem+json"
 _TITLES = {
+    400: "Malformed request",
+    414: "URI too long",
+    431: "Request header fields too large",
     404: "Not found",
     405: "Method not allowed",
     406: "Not acceptable",
@@ -29,6 +32,9 @@ _TITLES = {
     415: "Unsupported media type",
 }
 _SLUGS = {
+    400: "bad-request",
+    414: "uri-too-long",
+    431: "header-fields-too-large",
     404: "not-found",
     405: "method-not-allowed",
     406: "not-acceptable",

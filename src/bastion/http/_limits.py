@@ -1,0 +1,101 @@
+"""Request limits and load shedding, before any route runs (pure ASGI).
+
+- more header fields or header bytes than allowed: 431;
+- a query string longer than allowed: 414; more parameters than allowed: 400;
+- more requests in flight than ``max_concurrency``: 503 with ``Retry-After`` at once, so
+  latency does not collapse under overload (health, readiness and metrics are never shed);
+- JSON bodies nested deeper than allowed: 400 before they are parsed (see ``json_depth``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import Counter, Gauge
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bastion.config import ServerSettings
+from bastion.errors import Overloaded
+from bastion.http._problems import problem_response, simple_problem
+
+__all__ = ["RequestLimitsMiddleware", "json_depth"]
+
+SHED = Counter("bastion_requests_shed_total", "Requests refused by the concurrency limit")
+IN_FLIGHT = Gauge("bastion_requests_in_flight", "Requests being handled")
+NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics"})
+_STRUCTURE = re.compile(rb'["\\\[\]{}]')
+
+
+def json_depth(body: bytes, limit: int) -> int:
+    """The nesting depth of a JSON text, counting only brackets outside strings; stops
+    counting (and returns ``limit + 1``) as soon as ``limit`` is exceeded. Linear time."""
+    depth = deepest = 0
+    in_string = False
+    skip = -1
+    for found in _STRUCTURE.finditer(body):
+        pos, char = found.start(), found.group()
+        if pos == skip:
+            continue
+        if char == b"\\":
+            skip = pos + 1 if in_string else skip
+        elif char == b'"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif char in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return limit + 1
+        else:
+            depth -= 1
+    return deepest
+
+
+class RequestLimitsMiddleware:
+    def __init__(self, app: ASGIApp, *, settings: ServerSettings) -> None:
+        self.app = app
+        self.s = settings
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refuse(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        limit = self.s.max_concurrency
+        if limit and self.in_flight >= limit and scope["path"] not in NEVER_SHED:
+            SHED.inc()
+            shed = Overloaded(retry_after=1)
+            await problem_response(shed.status, shed.problem(scope["path"]), shed.headers())(
+                scope, receive, send
+            )
+            return
+        self.in_flight += 1
+        IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+            IN_FLIGHT.dec()
+
+    def _refuse(self, scope: Scope) -> ASGIApp | None:
+        headers = scope["headers"]
+        if (
+            len(headers) > self.s.max_headers
+            or sum(len(k) + len(v) for k, v in headers) > self.s.max_header_bytes
+        ):
+            return simple_problem(431, "Too many or too large request header fields.")
+        query: bytes = scope.get("query_string", b"")
+        if len(query) > self.s.max_query_bytes:
+            return simple_problem(
+                414, f"The query string must be at most {self.s.max_query_bytes} bytes."
+            )
+        if query and query.count(b"&") + 1 > self.s.max_query_params:
+            return simple_problem(
+                400, f"At most {self.s.max_query_params} query parameters are allowed."
+            )
+        return None
