@@ -35,6 +35,9 @@ class RateLimitMiddleware:
             return
         guard = scope["app"].state.bastion
         limiter: Limiter = guard.limiter
+        if limiter.policy_for(scope["method"], scope["path"]) is None:
+            await self.app(scope, receive, send)  # the common case: nothing to count
+            return
         audit: AuditLog = guard.audit
         ip = scope.get("state", {}).get("client_ip") or "unknown"
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
