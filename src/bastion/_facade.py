@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import httpx
 import structlog
 
+from bastion._require import Requirement
 from bastion.apikeys import ApiKeys
 from bastion.config import Settings, load_settings
 from bastion.crypto import MasterKey, load_or_create_master_key
@@ -199,6 +200,12 @@ class Bastion:
                 await job()
             except Exception:
                 log.warning("background.job.failed", job=getattr(job, "__qualname__", "job"))
+
+    def require(self, scopes: Iterable[str] = ()) -> Requirement:
+        """A FastAPI dependency: ``Depends(guard.require(scopes=["orders:read"]))`` gives the
+        route the caller's :class:`~bastion._principal.Principal` (access token or API key);
+        401 without a valid credential, 403 ``missing-scope`` naming what is missing."""
+        return Requirement(self, scopes)
 
     async def readiness(self) -> dict[str, Any]:
         """Check each backing store; raises StorageUnavailable on the first one down."""
