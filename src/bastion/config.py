@@ -11,6 +11,7 @@ The defaults are the figures adopted in the project's ASVS notes (section 3).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -54,9 +55,29 @@ class ServerSettings(_Section):
     """Query parameters allowed; more get 400."""
     max_json_depth: int = Field(32, ge=2, le=512)
     """Nesting depth of a JSON body; deeper gets 400 before it is parsed."""
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins (``https://app.example.com``) allowed to call the API cross-origin.
+    Empty: no CORS headers at all (mini programs do not need them). Never reflected."""
+    cors_allow_credentials: bool = False
+    """Let allowed origins send cookies/credentials; refused together with ``"*"``."""
     max_concurrency: int = Field(512, ge=0, le=100_000)
     """Requests handled at once; beyond it a request is shed at once with 503 + Retry-After
     (0: no limit). Health and metrics endpoints are never shed."""
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _check_cors(server: ServerSettings) -> ServerSettings:
+    for origin in server.cors_origins:
+        if origin == "*":
+            if server.cors_allow_credentials:
+                raise ValueError("cors_origins '*' cannot be combined with cors_allow_credentials")
+        elif not _ORIGIN.match(origin):
+            raise ValueError(
+                f"cors_origins entries must be exact origins (https://app.example.com): {origin!r}"
+            )
+    return server
 
 
 class DatabaseSettings(_Section):
@@ -249,7 +270,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./bastion-data")
     master_key: SecretStr | None = None
     """Base64url 32-byte master key. Empty: read or create ``master.key`` in the data dir."""
-    server: ServerSettings = ServerSettings()
+    server: Annotated[ServerSettings, AfterValidator(_check_cors)] = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     passwords: PasswordSettings = PasswordSettings()

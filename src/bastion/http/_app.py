@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from bastion import __version__
 from bastion._facade import Bastion
@@ -103,6 +104,15 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         SecureHeadersMiddleware, cacheable={"/.well-known/jwks.json": b"public, max-age=60"}
     )
+    if settings.server.cors_origins:  # exact allow-list; never a reflected origin
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.server.cors_origins),
+            allow_credentials=settings.server.cors_allow_credentials,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
+            max_age=600,
+        )
     app.add_middleware(
         RequestContextMiddleware,
         client_ip=ClientIP(settings.server.trusted_proxies),
