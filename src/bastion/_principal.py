@@ -8,9 +8,20 @@ from bastion.apikeys import ApiKeys
 from bastion.errors import InvalidToken
 from bastion.sessions import SessionService
 
-__all__ = ["Principal", "authenticate"]
+__all__ = ["Principal", "authenticate", "bearer_token"]
 
 API_KEY_PREFIX = "bst_"
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header (scheme case-insensitive), or None."""
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 8192:
+        return None
+    return token
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from bastion._principal import Principal, authenticate
+from bastion._principal import Principal, authenticate, bearer_token
 from bastion.errors import Forbidden, InvalidToken
+from bastion.monitor import mask_ip
 
 if TYPE_CHECKING:
     from bastion._facade import Bastion
@@ -25,14 +26,6 @@ class MissingScope(Forbidden):
     type = "missing-scope"
     title = "Missing scope"
     default_detail = "The credential lacks a scope this route needs."
-
-
-def _bearer(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token and len(token) <= 8192 else None
 
 
 class Requirement:
@@ -51,13 +44,17 @@ class Requirement:
             who = await authenticate(
                 self._guard.sessions,
                 self._guard.apikeys,
-                bearer=_bearer(request.headers.get("authorization")),
+                bearer=bearer_token(request.headers.get("authorization")),
                 api_key=request.headers.get("x-api-key"),
                 ip=ip,
             )
         except InvalidToken as exc:
             await self._guard.audit.record_sampled(
-                "auth.token.rejected", "denied", key=f"{exc.reason}:{ip}", reason=exc.reason, ip=ip
+                "auth.token.rejected",
+                "denied",
+                key=f"{exc.reason}:{mask_ip(ip, 'masked')}",
+                reason=exc.reason,
+                ip=ip,
             )
             raise
         missing = sorted(self.scopes - set(who.scopes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from bastion._facade import Bastion
+from bastion._principal import bearer_token
 from bastion.errors import InvalidToken
 from bastion.monitor import mask_ip
 from bastion.sessions import AccessClaims, DeviceInfo
@@ -31,17 +32,6 @@ def device_info(
         device_id=device_id,
         ip=client_ip(request),
     )
-
-
-def bearer_token(header: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer`` header (scheme case-insensitive), or None."""
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > 8192:
-        return None
-    return token
 
 
 async def require_bearer(request: Request) -> AccessClaims:
