@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -257,6 +258,50 @@ class AuditSettings(_Section):
     """How the client IP is kept in audit events: whole, masked to /24 (IPv4) or /48, or not."""
 
 
+class RouteSettings(_Section):
+    """Policy for the requests one route glob matches (``docs/routes.md``): who may call it,
+    what is inspected and enforced. The first entry that matches a request applies; a request
+    no entry matches gets the defaults of this model with ``auth = "none"``.
+
+    Applied by ``/v1/verify`` to the original request a gateway forwards and by the ASGI
+    middleware stack (``guard.protect(app)``) to the requests of a Python app."""
+
+    path: str = Field(min_length=1, max_length=256)
+    """Route glob: ``*`` spans path segments (``/api/orders/*``)."""
+    methods: tuple[str, ...] = ()
+    """Methods this entry covers; empty: any method."""
+    auth: Literal["required", "optional", "none"] = "required"
+    """``required``: a valid access token or API key, else 401; ``optional``: checked when sent."""
+    scopes: tuple[str, ...] = ()
+    """Scopes the caller must hold (all of them), else 403 ``missing-scope``."""
+    inspect: Literal["off", "monitor", "block"] = "block"
+    """Input inspection: ``block`` answers 403 to an attack, ``monitor`` only audits it."""
+    rich_text: tuple[str, ...] = ()
+    """Body fields (JSON keys or form names) holding HTML rich text: sanitised, not blocked."""
+    max_body_bytes: int | None = Field(None, ge=0, le=1 << 30)
+    """Largest request body for this route; larger gets 413. Empty: the server default."""
+    require_signature: bool = False
+    """Refuse requests without a valid HTTP message signature (``docs/signing.md``)."""
+    sealed: bool = False
+    """Request and response bodies are sealed payloads (``docs/sealed.md``)."""
+    sign_responses: bool = False
+    """Add an Ed25519 signature to responses (``docs/signing.md``)."""
+    headers: dict[str, str] = Field(default_factory=dict, max_length=32)
+    """Response headers to set or override for this route (e.g. a route's own CSP)."""
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"route pattern {value!r} must start with '/'")
+        return value
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return Match(methods=value).methods
+
+
 class Settings(BaseSettings):
     """Every setting Bastion reads. Build with :func:`load_settings`."""
 
@@ -280,6 +325,8 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     platforms: PlatformsSettings = PlatformsSettings()
     ratelimit: RateLimitSettings = RateLimitSettings()
+    routes: tuple[RouteSettings, ...] = ()
+    """Per-route policy, first match wins (``[[routes]]`` tables in TOML)."""
 
     @classmethod
     def settings_customise_sources(
