@@ -15,6 +15,7 @@ from bastion.ratelimit._limiter import Limiter as Limiter
 from bastion.ratelimit._policy import Match as Match
 from bastion.ratelimit._policy import Policy as Policy
 from bastion.ratelimit._policy import RequestFacts as RequestFacts
+from bastion.ratelimit._policy import normal_path as normal_path
 from bastion.ratelimit._rate import Rate as Rate
 from bastion.ratelimit._rate import parse_rate as parse_rate
 from bastion.ratelimit._stores import MemoryRateLimitStore as MemoryRateLimitStore
@@ -33,5 +34,6 @@ __all__ = [
     "RequestFacts",
     "Verdict",
     "gcra",
+    "normal_path",
     "parse_rate",
 ]
