@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import structlog
 
+from bastion._gate import Gate
 from bastion._require import Requirement
 from bastion.apikeys import ApiKeys
 from bastion.config import Settings, load_settings
@@ -90,6 +91,7 @@ class Bastion:
     platform_accounts: PlatformAccounts
     apikeys: ApiKeys
     limiter: Limiter
+    gate: Gate
 
     def __init__(
         self,
@@ -140,6 +142,7 @@ class Bastion:
         self.platform_accounts = PlatformAccounts(self.platforms)
         self.apikeys = ApiKeys(db, hot, clock, master, self.audit)
         self.limiter = _limiter(settings, clock)
+        self.gate = Gate(self)
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod

@@ -27,12 +27,13 @@ def bearer_token(header: str | None) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The subject (a user id, or ``service:<name>`` for a service's API key), its scopes, and
-    the session or key it came through."""
+    the session or key it came through; ``rate`` is an API key's own rate limit, if it has one."""
 
     subject: str
     scopes: tuple[str, ...]
     session_id: str | None = None
     key_id: str | None = None
+    rate: str | None = None
 
 
 async def authenticate(
@@ -56,7 +57,7 @@ async def authenticate(
     if key.startswith(API_KEY_PREFIX):
         found = await apikeys.verify(key, ip=ip)
         owner = found.owner_user_id or f"service:{found.owner_service}"
-        return Principal(owner, tuple(sorted(found.scopes)), key_id=found.key_id)
+        return Principal(owner, tuple(sorted(found.scopes)), key_id=found.key_id, rate=found.rate)
     if api_key is not None:
         raise InvalidToken(reason="malformed")
     claims = sessions.verify_access_cached(key) or await sessions.verify_access(key)

@@ -1,67 +1,81 @@
 """``GET|POST /v1/verify``: forward auth for nginx ``auth_request``, Traefik ForwardAuth and
 Envoy ext_authz. Plain Starlette, no FastAPI machinery: a warm token costs a dict lookup.
 
+The original request is read from ``X-Forwarded-Method``/``X-Original-Method`` and
+``X-Forwarded-Uri``/``X-Original-URI`` (nginx, Traefik), or from the method and the path below
+``/v1/verify/`` (Envoy); its ``[[routes]]`` policy then applies as in the middleware stack:
+credentials, scopes, rate limits, inspection of the query string. A call that names no
+original request is checked as an unmatched route: a valid credential is required.
+
 Credentials: ``Authorization: Bearer <access token>``, ``Authorization: Bearer bst_...`` or
 ``X-API-Key: bst_...``. 200 with ``X-Bastion-Subject``, ``X-Bastion-Scopes`` and
-``X-Bastion-Session`` (access token) or ``X-Bastion-Key`` (API key); 401 problem with
-``WWW-Authenticate`` otherwise. Failures are audited (at most one event per reason and client
-network every 10 s, with a count of the folded ones, so a flood of forged tokens cannot flood
-the audit log); successes are counted in metrics.
+``X-Bastion-Session`` (access token) or ``X-Bastion-Key`` (API key) (none of them on a route
+with ``auth = "none"`` and no credential); otherwise the refusal's problem (401, 403, 429).
+Refusals are audited by the gate (sampled where an attacker can repeat them cheaply).
 """
 
 from __future__ import annotations
+
+from urllib.parse import unquote
 
 from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bastion._principal import authenticate
-from bastion.errors import InvalidToken
-from bastion.http._deps import bearer_token, client_ip, get_guard
+from bastion._gate import DEFAULT_ROUTE, Denied, Passage, RouteRequest
+from bastion.http._deps import client_ip, get_guard
 from bastion.http._problems import problem_response
-from bastion.monitor import mask_ip
-from bastion.sessions import AccessClaims
 
 __all__ = ["verify_endpoint"]
 
 VERIFY = Counter("bastion_verify_total", "Forward-auth decisions", ["outcome"])
 _ALLOWED = VERIFY.labels("allowed")
 _DENIED = VERIFY.labels("denied")
+_MAX_URI = 16384
 
 
-def _allowed(
-    subject: str, scopes: tuple[str, ...], session: str | None, key: str | None
-) -> Response:
+def _original(request: Request) -> tuple[str, str, str] | None:
+    """(method, decoded path, raw query) of the forwarded request, or None if not named."""
+    headers = request.headers
+    below = request.path_params.get("path")
+    if below is not None:  # Envoy: /v1/verify/<original path>?<original query>
+        return request.method, "/" + below, request.url.query
+    uri = headers.get("x-forwarded-uri") or headers.get("x-original-uri")
+    if uri is None:
+        return None
+    method = headers.get("x-forwarded-method") or headers.get("x-original-method") or "GET"
+    path, _, query = uri[:_MAX_URI].partition("?")
+    return method.upper(), unquote(path.partition("#")[0]) or "/", query
+
+
+def _allowed(passage: Passage) -> Response:
     _ALLOWED.inc()
-    headers = {"X-Bastion-Subject": subject, "X-Bastion-Scopes": " ".join(scopes)}
-    if session is not None:
-        headers["X-Bastion-Session"] = session
-    if key is not None:
-        headers["X-Bastion-Key"] = key
+    headers = dict(passage.headers)
+    who = passage.principal
+    if who is not None:
+        headers["X-Bastion-Subject"] = who.subject
+        headers["X-Bastion-Scopes"] = " ".join(who.scopes)
+        if who.session_id is not None:
+            headers["X-Bastion-Session"] = who.session_id
+        if who.key_id is not None:
+            headers["X-Bastion-Key"] = who.key_id
     return Response(status_code=200, headers=headers)
 
 
-def _from_claims(claims: AccessClaims) -> Response:
-    return _allowed(claims.subject, claims.scopes, claims.session_id, None)
-
-
 async def verify_endpoint(request: Request) -> Response:
-    guard = get_guard(request)
-    token = bearer_token(request.headers.get("authorization"))
-    api_key = request.headers.get("x-api-key")
-    if token is not None and api_key is None:
-        claims = guard.sessions.verify_access_cached(token)
-        if claims is not None:
-            return _from_claims(claims)
+    gate = get_guard(request).gate
+    ip = client_ip(request) or "unknown"
+    original = _original(request)
+    headers = request.headers
     try:
-        who = await authenticate(
-            guard.sessions, guard.apikeys, bearer=token, api_key=api_key, ip=client_ip(request)
-        )
-        return _allowed(who.subject, who.scopes, who.session_id, who.key_id)
-    except InvalidToken as exc:
+        if original is None:
+            facts = RouteRequest(request.method, "/", "", headers, ip)
+            passage = await gate.check(facts, DEFAULT_ROUTE)
+        else:
+            method, path, query = original
+            passage = await gate.check(RouteRequest(method, path, query, headers, ip))
+    except Denied as denied:
         _DENIED.inc()
-        reason, ip = exc.reason or "invalid", client_ip(request)
-        await guard.audit.record_sampled(
-            "verify.denied", "denied", key=f"{reason}:{mask_ip(ip, 'masked')}", reason=reason, ip=ip
-        )
-        return problem_response(exc.status, exc.problem(), exc.headers())
+        error = denied.error
+        return problem_response(error.status, error.problem(), denied.response_headers())
+    return _allowed(passage)

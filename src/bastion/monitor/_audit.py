@@ -152,13 +152,14 @@ class AuditLog:
         every_seconds: float = 10.0,
         reason: str | None = None,
         ip: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         """Record at most one event per ``key`` (e.g. reason + client network) per window and
         count the rest, for decisions an attacker can repeat cheaply (forged tokens): the
         next recorded event carries ``suppressed`` = how many were folded into it. Without
         hot state (``hot=None``) every event is recorded."""
         if self._hot is None:
-            await self.record(action, outcome, reason=reason, ip=ip)
+            await self.record(action, outcome, reason=reason, ip=ip, details=details)
             return
         gate = f"audit:gate:{action}:{key}"
         if not await self._hot.add_once(gate, every_seconds):
@@ -167,8 +168,8 @@ class AuditLog:
         suppressed = await self._hot.get_int(gate + ":n")
         if suppressed:
             await self._hot.delete(gate + ":n")
-        details = {"suppressed": suppressed} if suppressed else None
-        await self.record(action, outcome, reason=reason, ip=ip, details=details)
+        merged = {**(details or {}), **({"suppressed": suppressed} if suppressed else {})}
+        await self.record(action, outcome, reason=reason, ip=ip, details=merged or None)
 
     async def _append(self, conn: AsyncConnection, row: dict[str, Any]) -> None:
         """Two statements in the common case: move the head (which locks it) and insert.

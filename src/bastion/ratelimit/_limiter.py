@@ -41,6 +41,7 @@ BACKEND_ERRORS = Counter(
 DEGRADED = Gauge("bastion_ratelimit_degraded", "1 while rate limits fall back to in-process state")
 _US = 1_000_000
 _DENY_RETRY_SECONDS = 5
+_ADHOC_MAX = 1024
 
 
 def _seconds(us: int) -> int:
@@ -113,6 +114,7 @@ class Limiter:
         self._clock = clock
         self._fallback = fallback_store or MemoryRateLimitStore()
         self._degraded = False
+        self._adhoc: dict[Policy, CompiledPolicy] = {}
 
     def policy_for(self, method: str, path: str) -> Policy | None:
         """The first policy matching ``method`` and the normalised ``path``, if any."""
@@ -135,6 +137,20 @@ class Limiter:
         compiled = self._select(facts.method, facts.path)
         if compiled is None:
             return UNLIMITED
+        return await self._acquire(compiled, facts)
+
+    async def check_policy(self, policy: Policy, facts: RequestFacts) -> Decision:
+        """Spend ``policy`` for this request whatever its route, e.g. an API key's own rate
+        (``Policy(name="apikey", key="apikey", limits=(key.rate,))``). Compiled policies are
+        kept, so a few distinct policies cost one parse each."""
+        compiled = self._adhoc.get(policy)
+        if compiled is None:
+            if len(self._adhoc) >= _ADHOC_MAX:
+                self._adhoc.clear()
+            compiled = self._adhoc[policy] = compile_policy(policy)
+        return await self._acquire(compiled, facts)
+
+    async def _acquire(self, compiled: CompiledPolicy, facts: RequestFacts) -> Decision:
         key = compiled.key_for(facts)
         now = int(self._clock.now() * _US)
         policy = compiled.policy

@@ -1,0 +1,270 @@
+"""The gate: one decision per request under its route policy (``[[routes]]``), shared by
+``/v1/verify`` (for the request a gateway forwards) and the ``guard.protect(app)`` stack.
+
+In order: credentials are verified (when the route looks at them), the rate-limit policies
+are spent (keyed by user, session or API key once those are known, else by client IP, so a
+flood of bad credentials is limited too), then a missing or bad credential answers 401, a
+missing scope 403, an API key's own rate 429, and input inspection 403 (``block``) or an audit
+event (``monitor``). Every refusal is audited; floods are sampled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from bastion._principal import Principal, authenticate, bearer_token
+from bastion._require import MissingScope
+from bastion._routes import RouteTable
+from bastion.config import RouteSettings
+from bastion.errors import BastionError, Forbidden, InvalidToken, Throttled
+from bastion.inspect import Verdict, inspect_fields
+from bastion.monitor import mask_ip
+from bastion.ratelimit import Decision, Policy, RequestFacts
+
+if TYPE_CHECKING:
+    from bastion._facade import Bastion
+
+__all__ = [
+    "DEFAULT_ROUTE",
+    "Denied",
+    "Gate",
+    "Passage",
+    "RateLimited",
+    "RequestBlocked",
+    "RouteRequest",
+]
+
+DEFAULT_ROUTE = RouteSettings(path="/*")
+"""What a request that no ``[[routes]]`` entry matches gets: a credential is required."""
+
+_INSPECTED_HEADERS = ("user-agent", "referer")
+
+
+class RequestBlocked(Forbidden):
+    type = "request-blocked"
+    title = "Request blocked"
+    default_detail = "Input inspection refused this request."
+
+
+class RateLimited(Throttled):
+    """A 429 carrying the ``RateLimit-Policy``/``RateLimit``/``Retry-After`` of the decision."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.retry_after, "Too many requests; retry after Retry-After.")
+        self.decision = decision
+
+    def headers(self) -> dict[str, str]:
+        return {**self.decision.headers, "Retry-After": str(self.retry_after)}
+
+
+class Denied(Exception):
+    """A refusal: ``error`` is the problem to answer with, ``headers`` the rate-limit headers
+    already earned by the request (sent on refusals too, as on allowed responses)."""
+
+    def __init__(self, error: BastionError, headers: Mapping[str, str]) -> None:
+        super().__init__(error.type)
+        self.error, self.headers = error, headers
+
+    def response_headers(self) -> dict[str, str]:
+        return {**self.headers, **self.error.headers()}
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRequest:
+    """What the gate knows of a request: the method and path (decoded), the raw query string,
+    lower-case header names, and the client IP as resolved through the trusted proxies."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    ip: str = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A request let through: its route, the caller (None on routes without auth), and the
+    rate-limit headers to add to the response."""
+
+    route: RouteSettings
+    principal: Principal | None
+    headers: Mapping[str, str]
+
+
+def _cookies(header: str) -> Iterable[tuple[str, str]]:
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            yield name, value
+
+
+class Gate:
+    """Built once per :class:`~bastion.Bastion`; :meth:`check` is on every request."""
+
+    def __init__(self, guard: Bastion) -> None:
+        self._guard = guard
+        self.routes = RouteTable(guard.settings.routes)
+
+    def route_for(self, method: str, path: str) -> RouteSettings:
+        return self.routes.match(method, path) or DEFAULT_ROUTE
+
+    async def check(self, request: RouteRequest, route: RouteSettings | None = None) -> Passage:
+        """Let ``request`` through or raise :class:`Denied` around the refusal
+        (:class:`InvalidToken` 401, :class:`MissingScope` 403, :class:`RateLimited` 429,
+        :class:`RequestBlocked` 403)."""
+        route = route or self.route_for(request.method, request.path)
+        who, failure = await self._authenticate(route, request)
+        try:
+            headers = await self._limit(request, who)
+        except BastionError as exc:
+            raise Denied(exc, {}) from None
+        try:
+            return await self._admit(route, request, who, failure, headers)
+        except BastionError as exc:
+            raise Denied(exc, headers) from None
+
+    async def _admit(
+        self,
+        route: RouteSettings,
+        request: RouteRequest,
+        who: Principal | None,
+        failure: InvalidToken | None,
+        headers: Mapping[str, str],
+    ) -> Passage:
+        if failure is not None:
+            await self._deny_credential(failure, request)
+            raise failure
+        if who is not None:
+            await self._check_scopes(route, who, request)
+            if who.rate and who.key_id:
+                extra = await self._key_rate(request, who)
+                headers = {**headers, **extra}
+        if route.inspect != "off":
+            await self.inspect(route, request, self.inspect_request(route, request))
+        return Passage(route, who, headers)
+
+    async def _authenticate(
+        self, route: RouteSettings, request: RouteRequest
+    ) -> tuple[Principal | None, InvalidToken | None]:
+        if route.auth == "none":
+            return None, None
+        token = bearer_token(request.headers.get("authorization"))
+        api_key = request.headers.get("x-api-key")
+        if route.auth == "optional" and token is None and api_key is None:
+            return None, None
+        guard = self._guard
+        if token is not None and api_key is None:
+            claims = guard.sessions.verify_access_cached(token)
+            if claims is not None:  # the warm path: a dict lookup
+                return Principal(claims.subject, claims.scopes, session_id=claims.session_id), None
+        try:
+            who = await authenticate(
+                guard.sessions, guard.apikeys, bearer=token, api_key=api_key, ip=request.ip
+            )
+        except InvalidToken as exc:
+            return None, exc
+        return who, None
+
+    async def _limit(self, request: RouteRequest, who: Principal | None) -> Mapping[str, str]:
+        limiter = self._guard.limiter
+        if limiter.policy_for(request.method, request.path) is None:
+            return {}
+        facts = RequestFacts(
+            request.method,
+            request.path,
+            request.ip,
+            user=who.subject if who else None,
+            session=who.session_id if who else None,
+            apikey=who.key_id if who else None,
+            headers=request.headers,
+        )
+        decision = await limiter.check(facts)
+        if not decision.allowed:
+            await self._deny_rate(decision, request)
+            raise RateLimited(decision)
+        return decision.headers
+
+    async def _key_rate(self, request: RouteRequest, who: Principal) -> Mapping[str, str]:
+        assert who.rate is not None and who.key_id is not None
+        policy = Policy(name="apikey", key="apikey", limits=(who.rate,))
+        facts = RequestFacts(request.method, request.path, request.ip, apikey=who.key_id)
+        decision = await self._guard.limiter.check_policy(policy, facts)
+        if not decision.allowed:
+            await self._deny_rate(decision, request)
+            raise RateLimited(decision)
+        return decision.headers
+
+    async def _check_scopes(
+        self, route: RouteSettings, who: Principal, request: RouteRequest
+    ) -> None:
+        missing = sorted(set(route.scopes) - set(who.scopes))
+        if not missing:
+            return
+        await self._guard.audit.record(
+            "authz.denied",
+            "denied",
+            subject=who.subject,
+            reason="missing_scope",
+            ip=request.ip,
+            details={"missing": " ".join(missing), "path": request.path[:128]},
+        )
+        raise MissingScope(f"This route needs the scope(s): {', '.join(missing)}.", missing=missing)
+
+    def inspect_request(self, route: RouteSettings, request: RouteRequest) -> Verdict | None:
+        """Inspect the query string, cookies and the free-text headers; None when there is
+        nothing to look at (the common case costs no scoring at all)."""
+        fields: list[tuple[str, str]] = []
+        if request.query:
+            fields.extend(parse_qsl(request.query, keep_blank_values=True))
+        cookie = request.headers.get("cookie")
+        if cookie:
+            fields.extend(_cookies(cookie))
+        for name in _INSPECTED_HEADERS:
+            value = request.headers.get(name)
+            if value:
+                fields.append((name, value))
+        if not fields:
+            return None
+        return inspect_fields(fields, rich_text_fields=route.rich_text)
+
+    async def inspect(
+        self, route: RouteSettings, request: RouteRequest, verdict: Verdict | None
+    ) -> None:
+        """Act on a verdict under the route's mode: audit a flagged request, and in ``block``
+        mode refuse it with :class:`RequestBlocked`."""
+        if verdict is None or not verdict.attack or route.inspect == "off":
+            return
+        blocked = route.inspect == "block"
+        kinds = " ".join(verdict.kinds[:4])
+        await self._guard.audit.record_sampled(
+            "inspect.blocked" if blocked else "inspect.flagged",
+            "denied" if blocked else "success",
+            key=f"{kinds}:{mask_ip(request.ip, 'masked')}",
+            reason=verdict.kinds[0] if verdict.kinds else "attack",
+            ip=request.ip,
+            details={"kinds": kinds, "score": verdict.score, "path": request.path[:128]},
+        )
+        if blocked:
+            raise RequestBlocked()
+
+    async def _deny_credential(self, exc: InvalidToken, request: RouteRequest) -> None:
+        reason = exc.reason or "invalid"
+        await self._guard.audit.record_sampled(
+            "verify.denied",
+            "denied",
+            key=f"{reason}:{mask_ip(request.ip, 'masked')}",
+            reason=reason,
+            ip=request.ip,
+        )
+
+    async def _deny_rate(self, decision: Decision, request: RouteRequest) -> None:
+        await self._guard.audit.record_sampled(
+            "ratelimit.denied",
+            "denied",
+            key=f"{decision.policy}:{mask_ip(request.ip, 'masked')}",
+            reason=decision.policy,
+            ip=request.ip,
+        )
