@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from bastion._principal import Principal, authenticate, bearer_token
@@ -237,18 +237,17 @@ class Gate:
         mode refuse it with :class:`RequestBlocked`."""
         if verdict is None or not verdict.attack or route.inspect == "off":
             return
-        blocked = route.inspect == "block"
         kinds = " ".join(verdict.kinds[:4])
-        await self._guard.audit.record_sampled(
-            "inspect.blocked" if blocked else "inspect.flagged",
-            "denied" if blocked else "success",
-            key=f"{kinds}:{mask_ip(request.ip, 'masked')}",
-            reason=verdict.kinds[0] if verdict.kinds else "attack",
-            ip=request.ip,
-            details={"kinds": kinds, "score": verdict.score, "path": request.path[:128]},
-        )
-        if blocked:
+        facts: dict[str, Any] = {
+            "key": f"{kinds}:{mask_ip(request.ip, 'masked')}",
+            "reason": verdict.kinds[0] if verdict.kinds else "attack",
+            "ip": request.ip,
+            "details": {"kinds": kinds, "score": verdict.score, "path": request.path[:128]},
+        }
+        if route.inspect == "block":
+            await self._guard.audit.record_sampled("inspect.blocked", "denied", **facts)
             raise RequestBlocked()
+        await self._guard.audit.record_sampled("inspect.flagged", "success", **facts)
 
     async def _deny_credential(self, exc: InvalidToken, request: RouteRequest) -> None:
         reason = exc.reason or "invalid"
