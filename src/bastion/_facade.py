@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 import structlog
+from starlette.types import ASGIApp
 
+from bastion._body import BodyCheck
 from bastion._gate import Gate
 from bastion._require import Requirement
 from bastion.apikeys import ApiKeys
@@ -92,6 +94,7 @@ class Bastion:
     apikeys: ApiKeys
     limiter: Limiter
     gate: Gate
+    body: BodyCheck
 
     def __init__(
         self,
@@ -143,6 +146,7 @@ class Bastion:
         self.apikeys = ApiKeys(db, hot, clock, master, self.audit)
         self.limiter = _limiter(settings, clock)
         self.gate = Gate(self)
+        self.body = BodyCheck(settings)
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -209,6 +213,14 @@ class Bastion:
         route the caller's :class:`~bastion._principal.Principal` (access token or API key);
         401 without a valid credential, 403 ``missing-scope`` naming what is missing."""
         return Requirement(self, scopes)
+
+    def protect(self, app: ASGIApp) -> ASGIApp:
+        """Put ``app`` (any ASGI app) behind this Bastion's ``[[routes]]`` policy: secure
+        headers, CORS, limits, credentials, scopes, rate limits, inspection and rich-text
+        cleaning (``docs/routes.md``). The caller keeps this Bastion open while it serves."""
+        from bastion.http import protect
+
+        return protect(app, guard=self)
 
     async def readiness(self) -> dict[str, Any]:
         """Check each backing store; raises StorageUnavailable on the first one down."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -40,7 +41,21 @@ __all__ = [
 DEFAULT_ROUTE = RouteSettings(path="/*")
 """What a request that no ``[[routes]]`` entry matches gets: a credential is required."""
 
-_INSPECTED_HEADERS = ("user-agent", "referer")
+_UA_CACHE = 4096
+
+
+@lru_cache(maxsize=_UA_CACHE)
+def _user_agent_verdict(value: str) -> Verdict:
+    """User-Agent values repeat across requests (a few browsers and app versions): score each
+    distinct value once."""
+    return inspect_fields((("user-agent", value),))
+
+
+def _worst(a: Verdict | None, b: Verdict | None) -> Verdict | None:
+    if a is None or b is None:
+        return a or b
+    kinds = tuple(dict.fromkeys(a.kinds + b.kinds))
+    return Verdict(a.attack or b.attack, kinds, max(a.score, b.score))
 
 
 class RequestBlocked(Forbidden):
@@ -222,13 +237,14 @@ class Gate:
         cookie = request.headers.get("cookie")
         if cookie:
             fields.extend(_cookies(cookie))
-        for name in _INSPECTED_HEADERS:
-            value = request.headers.get(name)
-            if value:
-                fields.append((name, value))
+        referer = request.headers.get("referer")
+        if referer:
+            fields.append(("referer", referer))
+        agent = request.headers.get("user-agent")
+        verdict = _user_agent_verdict(agent) if agent else None
         if not fields:
-            return None
-        return inspect_fields(fields, rich_text_fields=route.rich_text)
+            return verdict
+        return _worst(verdict, inspect_fields(fields, rich_text_fields=route.rich_text))
 
     async def inspect(
         self, route: RouteSettings, request: RouteRequest, verdict: Verdict | None

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bastion.errors import ConfigError
+from bastion.inspect import DEFAULT_ATTRIBUTES, DEFAULT_TAGS, DEFAULT_URL_SCHEMES
 from bastion.ratelimit import Match, Policy
 
 __all__ = ["Settings", "load_settings"]
@@ -61,11 +62,19 @@ class ServerSettings(_Section):
     Empty: no CORS headers at all (mini programs do not need them). Never reflected."""
     cors_allow_credentials: bool = False
     """Let allowed origins send cookies/credentials; refused together with ``"*"``."""
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=1 << 30)
+    """Largest request body ``guard.protect(app)`` lets through on a route without its own
+    ``max_body_bytes``; larger gets 413 before the app sees it."""
+    max_json_array: int = Field(1000, ge=1, le=1_000_000)
+    """Items allowed in any one JSON array of a body under ``guard.protect``; more get 400."""
+    body_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    """Time a client has to send the whole body under ``guard.protect``; slower gets 408."""
     max_concurrency: int = Field(512, ge=0, le=100_000)
     """Requests handled at once; beyond it a request is shed at once with 503 + Retry-After
     (0: no limit). Health and metrics endpoints are never shed."""
 
 
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -301,6 +310,25 @@ class RouteSettings(_Section):
     def _methods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return Match(methods=value).methods
 
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.fullmatch(name) or any(c in text for c in "\r\n\0"):
+                raise ValueError(f"route header {name!r} is not a valid header name and value")
+        return value
+
+
+class SanitizeSettings(_Section):
+    """The HTML allow-list for fields declared ``rich_text`` (``docs/routes.md``)."""
+
+    tags: tuple[str, ...] = tuple(sorted(DEFAULT_TAGS))
+    attributes: dict[str, tuple[str, ...]] = {
+        k: tuple(sorted(v)) for k, v in DEFAULT_ATTRIBUTES.items()
+    }
+    """Attributes kept per tag; the key ``"*"`` lists those every allowed tag keeps."""
+    url_schemes: tuple[str, ...] = tuple(sorted(DEFAULT_URL_SCHEMES))
+
 
 class Settings(BaseSettings):
     """Every setting Bastion reads. Build with :func:`load_settings`."""
@@ -327,6 +355,7 @@ class Settings(BaseSettings):
     ratelimit: RateLimitSettings = RateLimitSettings()
     routes: tuple[RouteSettings, ...] = ()
     """Per-route policy, first match wins (``[[routes]]`` tables in TOML)."""
+    sanitize: SanitizeSettings = SanitizeSettings()
 
     @classmethod
     def settings_customise_sources(

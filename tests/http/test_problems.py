@@ -190,7 +190,9 @@ async def test_verify_refuses_and_audits(
     r = await client.get("/v1/verify", headers=headers)
     assert_problem(r, 401, "invalid-token")
     assert r.headers["www-authenticate"].startswith("Bearer ")
-    assert not any(h.startswith("x-bastion-") for h in r.headers)
+    # no identity on a refusal; only the problem type, for proxies that cannot read the body
+    assert [h for h in r.headers if h.startswith("x-bastion-")] == ["x-bastion-problem"]
+    assert r.headers["x-bastion-problem"] == "invalid-token"
     assert "a" * 64 not in r.text
     [event] = await guard.audit.tail(10, action="verify.denied")
     assert event.outcome == "denied"

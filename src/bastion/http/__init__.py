@@ -4,10 +4,12 @@ from bastion.http._app import create_app as create_app
 from bastion.http._middleware import BodyGuardMiddleware as BodyGuardMiddleware
 from bastion.http._middleware import RequestContextMiddleware as RequestContextMiddleware
 from bastion.http._middleware import SecureHeadersMiddleware as SecureHeadersMiddleware
+from bastion.http._protect import protect as protect
 
 __all__ = [
     "BodyGuardMiddleware",
     "RequestContextMiddleware",
     "SecureHeadersMiddleware",
     "create_app",
+    "protect",
 ]

@@ -77,5 +77,6 @@ async def verify_endpoint(request: Request) -> Response:
     except Denied as denied:
         _DENIED.inc()
         error = denied.error
-        return problem_response(error.status, error.problem(), denied.response_headers())
+        refusal = {**denied.response_headers(), "X-Bastion-Problem": error.type}
+        return problem_response(error.status, error.problem(), refusal)
     return _allowed(passage)
