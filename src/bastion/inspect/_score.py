@@ -7,6 +7,7 @@ deny-list layer; it does not replace parameterised queries, output encoding or a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,10 @@ class Verdict:
         return {"attack": self.attack, "kinds": list(self.kinds), "score": self.score}
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9]{0,32}")
+_CLEAN = Verdict(attack=False, kinds=(), score=0.0)
+
+
 def _verdict(scores: Mapping[str, float]) -> Verdict:
     hits = sorted(((s, k) for k, s in scores.items() if s > 0), key=lambda p: (-p[0], p[1]))
     total = float(sum(s for s, _ in hits))
@@ -71,6 +76,8 @@ def inspect_value(text: str, *, rich_text: bool = False) -> Verdict:
     first 8 KiB are inspected. ``rich_text`` fields (Markdown, code snippets) are checked for
     script injection only, so prose and code about SQL or shells pass.
     """
+    if _PLAIN.fullmatch(text):
+        return _CLEAN  # a short word or number (page=2, status=open): nothing to decode or score
     c = canonicalise(text)
     detectors = _RICH_TEXT_DETECTORS if rich_text else _DETECTORS
     scores = {kind: fn(c) for kind, fn in detectors}
