@@ -21,7 +21,7 @@ from bastion._require import MissingScope
 from bastion._routes import RouteTable
 from bastion.config import RouteSettings
 from bastion.errors import BastionError, Forbidden, InvalidToken, Throttled
-from bastion.inspect import Verdict, inspect_fields
+from bastion.inspect import Verdict, inspect_fields, warm_up
 from bastion.monitor import mask_ip
 from bastion.ratelimit import Decision, Policy, RequestFacts
 
@@ -122,6 +122,7 @@ class Gate:
     def __init__(self, guard: Bastion) -> None:
         self._guard = guard
         self.routes = RouteTable(guard.settings.routes)
+        warm_up()
 
     def route_for(self, method: str, path: str) -> RouteSettings:
         return self.routes.match(method, path) or DEFAULT_ROUTE

@@ -27,6 +27,7 @@ from bastion.inspect._score import (
     inspect_fields,
     inspect_json,
     inspect_value,
+    warm_up,
 )
 
 __all__ = [
@@ -46,4 +47,5 @@ __all__ = [
     "js_string",
     "json_for_html",
     "url_component",
+    "warm_up",
 ]

@@ -77,10 +77,16 @@ def xss_score(c: Canonical) -> float:
     """Anomaly score of the XSS signals in ``c``. Never raises."""
     if _GATE.search(c.compact) is None:
         return 0.0
-    score = weigh(c.compact, _RULES)
-    if score < 5.0:
-        squeezed = _SQUEEZE.sub("", c.text)
-        split = "script" not in c.compact
-        if split and ("javascript:" in squeezed or "vbscript:" in squeezed):
-            score += 5.0
+    score = weigh(c.compact, _RULES, c.hits)
+    if score < 5.0 and split_script_url(c):
+        score += 5.0
     return score
+
+
+def split_script_url(c: Canonical) -> bool:
+    """A ``javascript:``/``vbscript:`` URL broken up by whitespace or NULs (``java\tscript:``),
+    which no rule of the table sees. Needs a ``:`` in the text, so most values skip it."""
+    if ":" not in c.text or "script" in c.compact:
+        return False
+    squeezed = _SQUEEZE.sub("", c.text)
+    return "javascript:" in squeezed or "vbscript:" in squeezed
