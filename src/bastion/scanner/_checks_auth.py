@@ -59,7 +59,10 @@ async def session_fixation(ctx: ScanContext, out: Findings) -> None:
     if account is None:
         raise NotApplicable("needs an account: --user and --password-env, or registration")
     before = _session_cookies((await ctx.send("GET", "/")).set_cookies)
-    first = await ctx.login(account.username, account.password)
+    jar = "; ".join(f"{k}={v}" for k, v in before.items())
+    first = await ctx.login(
+        account.username, account.password, headers={"cookie": jar} if jar else None
+    )
     second = await ctx.login(account.username, account.password)
     one, two = tokens_from(first), tokens_from(second)
     if one is None and not before:

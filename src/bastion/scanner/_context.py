@@ -80,14 +80,21 @@ class ScanContext:
         return probe
 
     async def login(
-        self, username: str, password: str, *, retry_throttled: bool = True, device: str = ""
+        self,
+        username: str,
+        password: str,
+        *,
+        retry_throttled: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> Probe:
         self.redact.add(password)
         body = {"username": username, "password": password}
-        if device:
-            body["device_id"] = device
         probe = await self.send(
-            "POST", self.options.login_path, json=body, retry_throttled=retry_throttled
+            "POST",
+            self.options.login_path,
+            json=body,
+            headers=headers,
+            retry_throttled=retry_throttled,
         )
         pair = tokens_from(probe)
         if pair:
