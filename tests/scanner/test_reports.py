@@ -30,9 +30,16 @@ IN_CI = os.environ.get("CI") == "true"
 
 
 def sample_report(interrupted: bool = False) -> Report:
-    report = Report(target="http://127.0.0.1:8080/", scanner_version="0.1.0",
-                    started_at=1_750_000_000.0, finished_at=1_750_000_012.5, requests_sent=42,
-                    max_requests=2000, rate=50.0, interrupted=interrupted)  # fmt: skip
+    report = Report(
+        target="http://127.0.0.1:8080/",
+        scanner_version="0.1.0",
+        started_at=1_750_000_000.0,
+        finished_at=1_750_000_012.5,
+        requests_sent=42,
+        max_requests=2000,
+        rate=50.0,
+        interrupted=interrupted,
+    )
     specs = sorted(CHECKS.values(), key=lambda c: c.order)
     report.results = [CheckResult(c.id, c.area, c.title, c.severity, c.fix) for c in specs]
     for result, status in zip(
@@ -48,7 +55,7 @@ def sample_report(interrupted: bool = False) -> Report:
                 f"<script>alert('{severity.label}')</script>",
                 spec.fix,
                 "http://127.0.0.1:8080/x?a=1&b=2",
-            )  # fmt: skip
+            )
         )
     report.findings.append(Finding(specs[0].id, specs[0].title, Severity.HIGH, "two", "fix", "h:1"))
     return report
