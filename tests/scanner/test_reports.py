@@ -138,3 +138,9 @@ def test_html_report_opens_in_headless_chromium_with_its_summary(tmp_path: Path)
     for severity, count in (("critical", 1), ("high", 2), ("medium", 1), ("low", 1), ("info", 1)):
         assert f'data-severity="{severity}" data-count="{count}"' in dom
     assert "&lt;script&gt;alert" in dom and "<script>alert" not in dom
+
+
+def test_docs_list_every_check_with_its_severity() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "scan.md").read_text(encoding="utf-8")
+    for spec in CHECKS.values():
+        assert f"| `{spec.id}` | {spec.severity.label} |" in page, spec.id
