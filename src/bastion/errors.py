@@ -16,6 +16,7 @@
     +-- NotFound                      404
     +-- Conflict                      409
     +-- Throttled                     429 with Retry-After
+    +-- ScanRefused                   400 `bastion scan` refused by its safety rules
 
 Every class has a stable ``type`` slug, an HTTP ``status`` and a fixed public ``title``.
 The ``detail`` is safe, human-oriented text: never a secret, token or personal identifier.
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidToken",
     "NotFound",
     "Overloaded",
+    "ScanRefused",
     "StepUpRequired",
     "StorageUnavailable",
     "Throttled",
@@ -201,3 +203,16 @@ class Throttled(BastionError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+# --- scanner (`bastion scan`) ------------------------------------------------------------
+
+
+class ScanRefused(BastionError):
+    """``bastion scan`` will not run: the target is not loopback nor named with
+    ``--allow-host``, or an option is unsafe. The CLI exits with code 2."""
+
+    type = "scan-refused"
+    status = 400
+    title = "Scan refused"
+    default_detail = "The scan was refused by the safety rules."
