@@ -17,7 +17,7 @@ import structlog
 from bastion._require import Requirement
 from bastion.apikeys import ApiKeys
 from bastion.config import Settings, load_settings
-from bastion.crypto import MasterKey, load_or_create_master_key
+from bastion.crypto import MasterKey, Sealing, load_or_create_master_key
 from bastion.identity import (
     BreachedList,
     IdentityService,
@@ -90,6 +90,7 @@ class Bastion:
     platform_accounts: PlatformAccounts
     apikeys: ApiKeys
     limiter: Limiter
+    sealing: Sealing
 
     def __init__(
         self,
@@ -140,6 +141,16 @@ class Bastion:
         self.platform_accounts = PlatformAccounts(self.platforms)
         self.apikeys = ApiKeys(db, hot, clock, master, self.audit)
         self.limiter = _limiter(settings, clock)
+        self.sealing = Sealing(
+            master,
+            clock,
+            hot,
+            self.audit,
+            max_body_bytes=settings.sealing.max_body_bytes,
+            max_skew_seconds=settings.sealing.max_skew_seconds,
+            key_generation=settings.sealing.key_generation,
+            keep_previous=settings.sealing.keep_previous,
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod

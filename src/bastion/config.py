@@ -302,6 +302,24 @@ class RouteSettings(_Section):
         return Match(methods=value).methods
 
 
+class SealingSettings(_Section):
+    """Sealed payloads and signed responses (``docs/sealed.md``)."""
+
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    """Largest sealed request body accepted (413 beyond), and largest response body that is
+    sealed or signed (buffered whole; a larger one becomes a 500)."""
+    max_skew_seconds: int = Field(300, ge=30, le=3600)
+    """How far a sealed request's ``created`` time may be from the server's clock; opened
+    envelopes are remembered twice as long to refuse replays."""
+    key_generation: int = Field(1, ge=1, le=1_000_000)
+    """Generation of the sealing and response-signing keys (derived from the master key);
+    raise it by one to roll both keys."""
+    keep_previous: bool = True
+    """Keep accepting and publishing the previous generation's keys while clients roll over."""
+    sign_service_responses: bool = False
+    """Sign every response of ``bastion serve`` itself with the Ed25519 response key."""
+
+
 class Settings(BaseSettings):
     """Every setting Bastion reads. Build with :func:`load_settings`."""
 
@@ -327,6 +345,7 @@ class Settings(BaseSettings):
     ratelimit: RateLimitSettings = RateLimitSettings()
     routes: tuple[RouteSettings, ...] = ()
     """Per-route policy, first match wins (``[[routes]]`` tables in TOML)."""
+    sealing: SealingSettings = SealingSettings()
 
     @classmethod
     def settings_customise_sources(
