@@ -17,10 +17,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bastion import Bastion, load_settings
-from bastion.http import RequestContextMiddleware
+from bastion.http import (
+    RequestContextMiddleware,
+    SealedPayloadMiddleware,
+    SignedResponseMiddleware,
+)
 from bastion.http._client import ClientIP
 from bastion.http._routes_keys import bastion_keys
-from bastion.http._sealed import SealedPayloadMiddleware, SignedResponseMiddleware
 
 
 def _api(method: str, path: str) -> bool:

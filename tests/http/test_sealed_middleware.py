@@ -17,9 +17,13 @@ from starlette.types import ASGIApp
 
 from bastion.crypto import SealedClient, verify_response
 from bastion.errors import ResponseSignatureInvalid
-from bastion.http import RequestContextMiddleware, create_app
+from bastion.http import (
+    RequestContextMiddleware,
+    SealedPayloadMiddleware,
+    SignedResponseMiddleware,
+    create_app,
+)
 from bastion.http._client import ClientIP
-from bastion.http._sealed import SealedPayloadMiddleware, SignedResponseMiddleware
 from tests.conftest import make_settings
 
 PEER = ("203.0.113.7", 1234)
