@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import replace
 from typing import Any, Literal, Protocol
 
 from bastion.crypto._master import MasterKey
@@ -128,7 +127,7 @@ class Sealing:
         fingerprint = hashlib.sha256(opened.enc).hexdigest()[:32]
         if not await self._hot.add_once(REPLAY_PREFIX + fingerprint, 2 * self.max_skew_seconds):
             raise SealedPayloadInvalid("This sealed payload was already used.", reason="replayed")
-        return replace(opened, text=text)
+        return opened
 
     def seal_response(
         self, opened: OpenedRequest, *, status: int, content_type: str, body: bytes
