@@ -20,6 +20,7 @@ from bastion.http._problems import problem_response
 
 if TYPE_CHECKING:
     from bastion._facade import Bastion
+    from bastion.crypto import OpenedRequest, Sealing
 
 __all__ = ["SealedPayloadMiddleware", "SignedResponseMiddleware", "request_target"]
 
@@ -124,26 +125,8 @@ class SealedPayloadMiddleware:
             await self.app(scope, receive, send)
             return
         sealing = _guard(self.guard, scope).sealing
-        ip = scope.get("state", {}).get("client_ip")
-        try:
-            body = await _read_body(receive, sealing.max_body_bytes)
-        except ConnectionError:
-            return
-        if body is None:
-            too_large = SealedPayloadTooLarge()
-            await sealing.record_rejection(too_large, ip=ip)
-            await _problem(too_large, scope, receive, send)
-            return
-        try:
-            opened = await sealing.open_request(
-                body,
-                content_type=_header(scope["headers"], b"content-type"),
-                method=scope["method"],
-                target=request_target(scope),
-                ip=ip,
-            )
-        except BastionError as exc:
-            await _problem(exc, scope, receive, send)
+        opened = await self._open(sealing, scope, receive, send)
+        if opened is None:
             return
         headers = _rewrite(scope["headers"], opened.media_type, len(opened.body))
         inner = {**scope, "headers": headers}
@@ -158,6 +141,32 @@ class SealedPayloadMiddleware:
             opened, status=status, content_type=_header(answer, b"content-type") or "", body=plain
         )
         await _respond(send, status, _rewrite(answer, media, len(payload)), payload)
+
+    @staticmethod
+    async def _open(
+        sealing: Sealing, scope: Scope, receive: Receive, send: Send
+    ) -> OpenedRequest | None:
+        """The opened request, or None once a problem was answered (or the client left)."""
+        ip = scope.get("state", {}).get("client_ip")
+        try:
+            body = await _read_body(receive, sealing.max_body_bytes)
+        except ConnectionError:
+            return None
+        try:
+            if body is None:
+                too_large = SealedPayloadTooLarge()
+                await sealing.record_rejection(too_large, ip=ip)
+                raise too_large
+            return await sealing.open_request(
+                body,
+                content_type=_header(scope["headers"], b"content-type"),
+                method=scope["method"],
+                target=request_target(scope),
+                ip=ip,
+            )
+        except BastionError as exc:
+            await _problem(exc, scope, receive, send)
+            return None
 
 
 class SignedResponseMiddleware:
