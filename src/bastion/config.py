@@ -285,7 +285,7 @@ class RouteSettings(_Section):
     sealed: bool = False
     """Request and response bodies are sealed payloads (``docs/sealed.md``)."""
     sign_responses: bool = False
-    """Add an Ed25519 signature to responses (``docs/signing.md``)."""
+    """Add an Ed25519 signature to responses (``docs/sealed.md``)."""
     headers: dict[str, str] = Field(default_factory=dict, max_length=32)
     """Response headers to set or override for this route (e.g. a route's own CSP)."""
 
