@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/bench_ratelimit.py
 	$(BIN)/python bench/bench_inspect.py
 	$(BIN)/python bench/bench_protect_http.py
+	$(BIN)/python bench/bench_sealed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -20,7 +20,7 @@ from bastion._gate import Gate
 from bastion._require import Requirement
 from bastion.apikeys import ApiKeys
 from bastion.config import Settings, load_settings
-from bastion.crypto import MasterKey, load_or_create_master_key
+from bastion.crypto import MasterKey, Sealing, load_or_create_master_key
 from bastion.identity import (
     BreachedList,
     IdentityService,
@@ -95,6 +95,7 @@ class Bastion:
     limiter: Limiter
     gate: Gate
     body: BodyCheck
+    sealing: Sealing
 
     def __init__(
         self,
@@ -147,6 +148,16 @@ class Bastion:
         self.limiter = _limiter(settings, clock)
         self.gate = Gate(self)
         self.body = BodyCheck(settings)
+        self.sealing = Sealing(
+            master,
+            clock,
+            hot,
+            self.audit,
+            max_body_bytes=settings.sealing.max_body_bytes,
+            max_skew_seconds=settings.sealing.max_skew_seconds,
+            key_generation=settings.sealing.key_generation,
+            keep_previous=settings.sealing.keep_previous,
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod

@@ -294,7 +294,7 @@ class RouteSettings(_Section):
     sealed: bool = False
     """Request and response bodies are sealed payloads (``docs/sealed.md``)."""
     sign_responses: bool = False
-    """Add an Ed25519 signature to responses (``docs/signing.md``)."""
+    """Add an Ed25519 signature to responses (``docs/sealed.md``)."""
     headers: dict[str, str] = Field(default_factory=dict, max_length=32)
     """Response headers to set or override for this route (e.g. a route's own CSP)."""
 
@@ -330,6 +330,24 @@ class SanitizeSettings(_Section):
     url_schemes: tuple[str, ...] = tuple(sorted(DEFAULT_URL_SCHEMES))
 
 
+class SealingSettings(_Section):
+    """Sealed payloads and signed responses (``docs/sealed.md``)."""
+
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    """Largest sealed request body accepted (413 beyond), and largest response body that is
+    sealed or signed (buffered whole; a larger one becomes a 500)."""
+    max_skew_seconds: int = Field(300, ge=30, le=3600)
+    """How far a sealed request's ``created`` time may be from the server's clock; opened
+    envelopes are remembered twice as long to refuse replays."""
+    key_generation: int = Field(1, ge=1, le=1_000_000)
+    """Generation of the sealing and response-signing keys (derived from the master key);
+    raise it by one to roll both keys."""
+    keep_previous: bool = True
+    """Keep accepting and publishing the previous generation's keys while clients roll over."""
+    sign_service_responses: bool = False
+    """Sign every response of ``bastion serve`` itself with the Ed25519 response key."""
+
+
 class Settings(BaseSettings):
     """Every setting Bastion reads. Build with :func:`load_settings`."""
 
@@ -356,6 +374,7 @@ class Settings(BaseSettings):
     routes: tuple[RouteSettings, ...] = ()
     """Per-route policy, first match wins (``[[routes]]`` tables in TOML)."""
     sanitize: SanitizeSettings = SanitizeSettings()
+    sealing: SealingSettings = SealingSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -216,3 +216,77 @@ class ScanRefused(BastionError):
     status = 400
     title = "Scan refused"
     default_detail = "The scan was refused by the safety rules."
+
+
+# --- Sealed payloads and signed responses (sealing: docs/sealed.md) ---
+#
+#   BadRequest
+#   +-- SealedPayloadInvalid          400 a sealed envelope that cannot be accepted (opaque
+#       |                                 when it fails to open; ``reason`` goes to the audit)
+#       +-- SealedVersionUnsupported  400 an envelope version this server does not speak
+#       +-- SealedPayloadTooLarge     413 a sealed body over ``[sealing] max_body_bytes``
+#   SealedPayloadRequired             415 a sealed route received a body that is not sealed
+#   ResponseSignatureInvalid          502 (client side) a response signature does not verify
+
+__all__ += [
+    "ResponseSignatureInvalid",
+    "SealedPayloadInvalid",
+    "SealedPayloadRequired",
+    "SealedPayloadTooLarge",
+    "SealedVersionUnsupported",
+]
+
+
+class SealedPayloadInvalid(BadRequest):
+    """A sealed envelope that is truncated, malformed, expired, replayed, addressed to an
+    unknown key or does not open. ``reason`` (a short code) is for the audit log only."""
+
+    type = "sealed-payload-invalid"
+    title = "Sealed payload rejected"
+    default_detail = "The sealed payload could not be opened."
+
+    def __init__(self, detail: str | None = None, *, reason: str = "open_failed") -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class SealedVersionUnsupported(SealedPayloadInvalid):
+    type = "sealed-version-unsupported"
+    title = "Sealed payload version not supported"
+    default_detail = "This server accepts sealed envelopes of version 1 only."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, reason="unsupported_version")
+
+
+class SealedPayloadTooLarge(SealedPayloadInvalid):
+    status = 413
+    type = "sealed-payload-too-large"
+    title = "Sealed payload too large"
+    default_detail = "The sealed body is larger than this server accepts."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, reason="too_large")
+
+
+class SealedPayloadRequired(BastionError):
+    type = "sealed-payload-required"
+    status = 415
+    title = "Sealed payload required"
+    default_detail = (
+        "This route accepts only sealed bodies (application/bastion-sealed); see "
+        "/.well-known/bastion-keys."
+    )
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = "not_sealed"
+
+
+class ResponseSignatureInvalid(BastionError):
+    """Raised on the client side when a response's signature is missing or does not verify."""
+
+    type = "response-signature-invalid"
+    status = 502
+    title = "Response signature invalid"
+    default_detail = "The response signature is missing, malformed, stale or does not verify."

@@ -1,9 +1,16 @@
-"""Cryptographic recipes: the master key, purpose-bound subkeys, sealed values, and the
-token-signing key helpers (generation, sealing, JWK export). Primitives stay private."""
+"""Cryptographic recipes: the master key, purpose-bound subkeys, sealed values, the
+token-signing key helpers (generation, sealing, JWK export), and sealed payloads with signed
+responses (``Sealing`` on the server, ``SealedClient`` and ``verify_response`` for clients).
+Primitives stay private."""
 
 from bastion.crypto._master import DecryptionFailed as DecryptionFailed
 from bastion.crypto._master import MasterKey as MasterKey
 from bastion.crypto._master import load_or_create_master_key as load_or_create_master_key
+from bastion.crypto._response_sig import verify_response as verify_response
+from bastion.crypto._sealed import OpenedRequest as OpenedRequest
+from bastion.crypto._sealed_client import SealedClient as SealedClient
+from bastion.crypto._sealed_client import SealedRequest as SealedRequest
+from bastion.crypto._sealed_service import Sealing as Sealing
 from bastion.crypto._signing_keys import SIGNING_ALGORITHMS as SIGNING_ALGORITHMS
 from bastion.crypto._signing_keys import SigningPrivateKey as SigningPrivateKey
 from bastion.crypto._signing_keys import SigningPublicKey as SigningPublicKey
@@ -19,6 +26,10 @@ __all__ = [
     "SIGNING_ALGORITHMS",
     "DecryptionFailed",
     "MasterKey",
+    "OpenedRequest",
+    "SealedClient",
+    "SealedRequest",
+    "Sealing",
     "SigningPrivateKey",
     "SigningPublicKey",
     "algorithm_of",
@@ -29,4 +40,5 @@ __all__ = [
     "public_key_from_jwk",
     "seal_signing_key",
     "stored_public_key",
+    "verify_response",
 ]

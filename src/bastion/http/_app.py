@@ -24,9 +24,11 @@ from bastion.http._problems import register_problem_handlers
 from bastion.http._ratelimit import RateLimitMiddleware
 from bastion.http._routes_apikeys import router as apikeys_router
 from bastion.http._routes_auth import router as auth_router
+from bastion.http._routes_keys import bastion_keys
 from bastion.http._routes_ops import healthz, jwks, metrics, readyz
 from bastion.http._routes_platforms import router as platforms_router
 from bastion.http._routes_sessions import router as sessions_router
+from bastion.http._sealed import SignedResponseMiddleware
 from bastion.http._verify import verify_endpoint
 from bastion.infra import Clock
 
@@ -85,9 +87,12 @@ def create_app(
         ("/readyz", readyz),
         ("/metrics", metrics),
         ("/.well-known/jwks.json", jwks),
+        ("/.well-known/bastion-keys", bastion_keys),
     ):
         app.add_route(path, endpoint, methods=["GET"], include_in_schema=False)
     _add_middleware(app, settings)
+    if settings.sealing.sign_service_responses:
+        app.add_middleware(SignedResponseMiddleware, applies=lambda method, path: True)
     return app
 
 
@@ -102,7 +107,11 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestLimitsMiddleware, settings=settings.server)
     app.add_middleware(
-        SecureHeadersMiddleware, cacheable={"/.well-known/jwks.json": b"public, max-age=60"}
+        SecureHeadersMiddleware,
+        cacheable={
+            "/.well-known/jwks.json": b"public, max-age=60",
+            "/.well-known/bastion-keys": b"public, max-age=300",
+        },
     )
     if settings.server.cors_origins:  # exact allow-list; never a reflected origin
         app.add_middleware(
