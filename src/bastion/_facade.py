@@ -47,6 +47,7 @@ from bastion.ratelimit import (
     RedisRateLimitStore,
 )
 from bastion.sessions import Revocations, SessionService, SigningKeyring, TokenService
+from bastion.signing import RequestSignatures
 
 __all__ = ["Bastion"]
 
@@ -90,6 +91,7 @@ class Bastion:
     platform_accounts: PlatformAccounts
     apikeys: ApiKeys
     limiter: Limiter
+    signatures: RequestSignatures
 
     def __init__(
         self,
@@ -140,6 +142,9 @@ class Bastion:
         self.platform_accounts = PlatformAccounts(self.platforms)
         self.apikeys = ApiKeys(db, hot, clock, master, self.audit)
         self.limiter = _limiter(settings, clock)
+        self.signatures = RequestSignatures(
+            master, hot, clock, self.audit, self.sessions, self.apikeys, settings.signing
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod

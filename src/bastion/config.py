@@ -302,6 +302,20 @@ class RouteSettings(_Section):
         return Match(methods=value).methods
 
 
+class SigningSettings(_Section):
+    """HTTP message signatures (``docs/signing.md``) on routes with ``require_signature``."""
+
+    skew_seconds: int = Field(300, ge=5, le=3600)
+    """Largest difference between a signature's ``created`` time and the server clock; the
+    nonce of an accepted request is remembered for as long as it could still be accepted."""
+    max_body_bytes: int = Field(1024 * 1024, ge=0, le=1 << 30)
+    """Largest body the middleware buffers to check ``Content-Digest``; larger gets 413."""
+    max_header_bytes: int = Field(2048, ge=256, le=16384)
+    """Largest ``Signature-Input``, ``Signature`` or ``Content-Digest`` value; larger is refused."""
+    key_cache_seconds: float = Field(30.0, ge=0, le=600)
+    """How long a session's expiry is cached for the key check (revocation is seen at once)."""
+
+
 class Settings(BaseSettings):
     """Every setting Bastion reads. Build with :func:`load_settings`."""
 
@@ -327,6 +341,7 @@ class Settings(BaseSettings):
     ratelimit: RateLimitSettings = RateLimitSettings()
     routes: tuple[RouteSettings, ...] = ()
     """Per-route policy, first match wins (``[[routes]]`` tables in TOML)."""
+    signing: SigningSettings = SigningSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -19,6 +19,7 @@ from bastion._principal import authenticate
 from bastion.errors import InvalidToken
 from bastion.http._deps import bearer_token, client_ip, get_guard
 from bastion.http._problems import problem_response
+from bastion.http._signing import check_forwarded_signature
 from bastion.monitor import mask_ip
 from bastion.sessions import AccessClaims
 
@@ -46,6 +47,11 @@ def _from_claims(claims: AccessClaims) -> Response:
 
 
 async def verify_endpoint(request: Request) -> Response:
+    # Request signatures (routes with require_signature) are checked in their own module.
+    return await check_forwarded_signature(request, await _verify_credentials(request))
+
+
+async def _verify_credentials(request: Request) -> Response:
     guard = get_guard(request)
     token = bearer_token(request.headers.get("authorization"))
     api_key = request.headers.get("x-api-key")
