@@ -77,7 +77,7 @@ class SignedRequest:
         elif component in self.headers and component not in NOT_COVERABLE:
             value = self.headers[component]
         else:
-            raise InvalidSignature("unsupported", "A covered component is absent.")
+            raise InvalidSignature("bad_signature", "A covered component is absent.")
         if not value.isascii() or not value.isprintable():
             raise InvalidSignature("malformed", "A covered component holds a bad character.")
         return value

@@ -10,11 +10,11 @@ verifying when its session or API key ends (the verifier checks the owner is liv
 from __future__ import annotations
 
 import base64
-import hmac
 import re
 from dataclasses import dataclass, field
 
 from bastion.crypto import MasterKey
+from bastion.signing._mac import hmac_sha256
 
 __all__ = ["KEY_ID", "PURPOSE", "IssuedKey", "KeyDeriver", "decode_secret"]
 
@@ -52,7 +52,7 @@ class KeyDeriver:
         return "KeyDeriver(...)"
 
     def secret(self, key_id: str) -> bytes:
-        return hmac.digest(self._base, key_id.encode("ascii"), "sha256")
+        return hmac_sha256(self._base, key_id.encode("ascii"))
 
     def session(self, session_id: str) -> IssuedKey:
         key_id = f"s:{session_id}"

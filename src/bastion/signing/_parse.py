@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from bastion.errors import InvalidSignature
 from bastion.signing._canonical import DERIVED, NOT_COVERABLE, REQUIRED
+from bastion.signing._mac import MAC_BYTES
 from bastion.signing._sfv import InnerList, Item, SfvError, parse_dictionary, serialize_inner_list
 
 __all__ = ["ALG", "UnverifiedSignature", "parse_signature"]
 
 ALG = "hmac-sha256"
-MAC_BYTES = 32
 MAX_COMPONENTS = 16
 NONCE = re.compile(r"^[A-Za-z0-9_-]{22,128}$")
 FIELD_NAME = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$")

@@ -18,7 +18,6 @@ audited as ``signature.rejected`` (sampled per reason and client network) withou
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +29,7 @@ from bastion.monitor import AuditLog, mask_ip
 from bastion.signing._canonical import SignedRequest, signature_base
 from bastion.signing._digest import verify_content_digest
 from bastion.signing._keys import KEY_ID, IssuedKey, KeyDeriver
+from bastion.signing._mac import verify_mac
 from bastion.signing._parse import UnverifiedSignature, parse_signature
 
 __all__ = ["RequestSignatures", "VerifiedSignature"]
@@ -143,9 +143,7 @@ class RequestSignatures:
         if found is None:
             raise InvalidSignature("unknown_key", "The key id names no key.")
         base = signature_base(request, sig.components, sig.params)
-        mac = hmac.digest(self._keys.secret(sig.key_id), base, "sha256")
-        if not hmac.compare_digest(mac, sig.mac):
-            raise InvalidSignature("bad_signature", "The signature does not verify.")
+        verify_mac(self._keys.secret(sig.key_id), base, sig.mac)
         verified = await self._owner(found["kind"], found["owner"], sig.key_id, ip)
         verified.check_bound(session_id=bound[0], api_key_id=bound[1])
         await self._spend_nonce(sig, now)

@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import base64
-import hmac
 import secrets
 from collections.abc import Iterable, Mapping
 
 from bastion.signing._canonical import REQUIRED, SignedRequest, combine_headers, signature_base
 from bastion.signing._digest import content_digest
+from bastion.signing._mac import hmac_sha256
 from bastion.signing._parse import ALG
 from bastion.signing._sfv import (
     BareItem,
@@ -63,7 +63,7 @@ def sign_request(
     params.update(keyid=key_id, alg=ALG)
     inner = serialize_inner_list(InnerList(tuple(Item(c) for c in covered), params))
     request = SignedRequest(method, path, query, fields)
-    mac = hmac.digest(secret, signature_base(request, covered, inner), "sha256")
+    mac = hmac_sha256(secret, signature_base(request, covered, inner))
     return {
         "Content-Digest": fields["content-digest"],
         "Signature-Input": f"{label}={inner}",
