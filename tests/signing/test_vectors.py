@@ -72,3 +72,18 @@ def test_wycheproof_hmac_sha256(tag_bits: int, case: dict[str, Any]) -> None:
     else:  # a wrong tag, and a truncated tag even where it is a correct prefix
         with pytest.raises(InvalidSignature):
             verify_mac(key, msg, tag)
+
+
+def test_the_worked_example_in_the_docs_is_the_first_vector() -> None:
+    page = (ROOT / "docs" / "signing.md").read_text("utf-8")
+    first = VECTORS["signing"][0]
+    expected = first["expected"]
+    assert "```text\n" + expected["signature_base"] + "\n```" in page
+    for value in (
+        expected["signature"],
+        expected["signature_input"],
+        expected["content_digest"],
+        first["secret"],
+        first["nonce"],
+    ):
+        assert value in page
