@@ -4,9 +4,13 @@ oversize, unknown alg, missing parameters, truncated MAC: ASVS V11.4.3)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bastion.errors import InvalidSignature
 from bastion.signing import parse_signature
+from bastion.signing._parse import _fast_member
+from bastion.signing._sfv import InnerList, Item, parse_dictionary, serialize_inner_list
 
 COMPONENTS = '("@method" "@path" "@query" "content-digest")'
 PARAMS = ';created=1700000000;nonce="AAAAAAAAAAAAAAAAAAAAAA";keyid="s:abc";alg="hmac-sha256"'
@@ -76,3 +80,33 @@ NONCE = "A" * 22
 )
 def test_refusals(headers: dict[str, str], reason: str) -> None:
     assert _reason(headers) == reason
+
+
+comp_names = st.from_regex(r"\A@?[a-z0-9-]{1,10}\Z")
+param_values = st.one_of(
+    st.integers(0, 10**15 - 1), st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E))
+)
+
+
+@given(
+    st.from_regex(r"\A[a-z][a-z0-9-]{0,6}\Z"),
+    st.lists(comp_names, max_size=6),
+    st.dictionaries(st.from_regex(r"\A[a-z][a-z0-9]{0,6}\Z"), param_values, max_size=5),
+)
+def test_canonical_fast_path_equals_the_general_parser(
+    label: str, names: list[str], params: dict[str, int | str]
+) -> None:
+    """The regular-expression fast path for canonical input gives what the parser gives."""
+    member = InnerList(tuple(Item(n) for n in names), dict(params))
+    text = f"{label}={serialize_inner_list(member)}"
+    fast = _fast_member(text, 4096)
+    escaped = any(isinstance(v, str) and ('"' in v or "\\" in v) for v in params.values())
+    assert fast == (None if escaped else (label, member))
+    assert parse_dictionary(text) == {label: member}
+
+
+def test_non_canonical_input_takes_the_general_parser() -> None:
+    assert _fast_member('sig1=( "@method");created=1', 4096) is None
+    assert _fast_member('sig1=("@method");created=01', 4096) is None
+    assert _fast_member('sig1=("@method");a=1;a=2', 4096) is None
+    assert _fast_member('sig1=("a\\\\b")', 4096) is None

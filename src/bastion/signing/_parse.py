@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from bastion.errors import InvalidSignature
 from bastion.signing._canonical import DERIVED, NOT_COVERABLE, REQUIRED
 from bastion.signing._mac import MAC_BYTES
-from bastion.signing._sfv import InnerList, Item, SfvError, parse_dictionary, serialize_inner_list
+from bastion.signing._sfv import (
+    BareItem,
+    InnerList,
+    Item,
+    SfvError,
+    parse_dictionary,
+    serialize_inner_list,
+)
 
 __all__ = ["ALG", "UnverifiedSignature", "parse_signature"]
 
@@ -106,13 +113,41 @@ def _params(inner: InnerList) -> dict[str, int | str]:
     return out
 
 
+_NAME = r'"[a-z0-9@!#$%&\'*+.^_`|~-]+"'
+_CANONICAL = re.compile(
+    rf"([a-z*][a-z0-9_.*-]*)=(\((?:{_NAME}(?: {_NAME})*)?\)"
+    r'((?:;[a-z*][a-z0-9_.*-]*=(?:0|[1-9][0-9]{0,14}|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*))'
+)
+_PARAM = re.compile(r';([a-z*][a-z0-9_.*-]*)=(?:([0-9]+)|"([^"]*)")')
+
+
+def _fast_member(value: str | None, limit: int) -> tuple[str, InnerList] | None:
+    """The one member of a ``Signature-Input`` already in canonical form (what Bastion's
+    signers write), read with one regular expression; None sends it to the general parser.
+    Gives exactly what the general parser gives for such input."""
+    if value is None or len(value) > limit:
+        return None
+    found = _CANONICAL.fullmatch(value)
+    if found is None:
+        return None
+    names = found[2][1 : found[2].index(")")].split(" ") if found[2][1] != ")" else []
+    params: dict[str, BareItem] = {}
+    for name, number, text in _PARAM.findall(found[3]):
+        if name in params:
+            return None
+        params[name] = int(number) if number else text
+    return found[1], InnerList(tuple(Item(n[1:-1]) for n in names), params)
+
+
 def parse_signature(headers: Mapping[str, str], *, max_header_bytes: int) -> UnverifiedSignature:
     """Parse the signature headers of a request (``headers`` by lower-case name).
 
     Raises :class:`~bastion.errors.InvalidSignature` (``missing``, ``malformed`` or
     ``unsupported``) for anything outside the accepted profile; never trusts what it returns.
     """
-    label, member = _one_member(headers.get("signature-input"), max_header_bytes, "Signature-Input")
+    raw_input = headers.get("signature-input")
+    fast = _fast_member(raw_input, max_header_bytes)
+    label, member = fast or _one_member(raw_input, max_header_bytes, "Signature-Input")
     if not isinstance(member, InnerList):
         raise InvalidSignature("malformed", "Signature-Input must be an inner list.")
     mac_label, mac = _one_member(headers.get("signature"), max_header_bytes, "Signature")
@@ -128,7 +163,7 @@ def parse_signature(headers: Mapping[str, str], *, max_header_bytes: int) -> Unv
     return UnverifiedSignature(
         label=label,
         components=components,
-        params=serialize_inner_list(member),
+        params=raw_input[len(label) + 1 :] if fast and raw_input else serialize_inner_list(member),
         created=int(params["created"]),
         expires=None if expires is None else int(expires),
         nonce=str(params["nonce"]),

@@ -35,6 +35,9 @@ _KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 _TOKEN = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
 _INTEGER = re.compile(r"-?[0-9]{1,15}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
+_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
+_ESCAPE = re.compile(r'\\(["\\])')
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
 
 class SfvError(ValueError):
@@ -70,7 +73,7 @@ class _Reader:
         self.text, self.pos = text, 0
 
     def peek(self) -> str:
-        return self.text[self.pos] if self.pos < len(self.text) else ""
+        return self.text[self.pos : self.pos + 1]
 
     def take(self, pattern: re.Pattern[str], what: str) -> str:
         found = pattern.match(self.text, self.pos)
@@ -80,30 +83,18 @@ class _Reader:
         return found.group()
 
     def skip(self, chars: str) -> None:
-        while self.peek() and self.peek() in chars:
-            self.pos += 1
+        text, pos = self.text, self.pos
+        while pos < len(text) and text[pos] in chars:
+            pos += 1
+        self.pos = pos
 
 
 def _string(r: _Reader) -> str:
-    r.pos += 1  # opening quote
-    out: list[str] = []
-    while True:
-        ch = r.peek()
-        r.pos += 1
-        if ch == "":
-            raise SfvError("unterminated string")
-        if ch == "\\":
-            nxt = r.peek()
-            if nxt not in ('"', "\\"):
-                raise SfvError("bad escape in string")
-            out.append(nxt)
-            r.pos += 1
-        elif ch == '"':
-            return "".join(out)
-        elif not " " <= ch <= "~":
-            raise SfvError("non-printable character in string")
-        else:
-            out.append(ch)
+    found = _STRING.match(r.text, r.pos)
+    if found is None:
+        raise SfvError("bad string: unterminated, a bad escape or a non-printable character")
+    r.pos = found.end()
+    return _ESCAPE.sub(r"\1", found.group(1))
 
 
 def _bytes(r: _Reader) -> bytes:
@@ -215,7 +206,7 @@ def _serialize_bare(value: BareItem) -> str:
         if not _TOKEN.fullmatch(value):
             raise SfvError("bad token")
         return str(value)
-    if any(not " " <= ch <= "~" for ch in value):
+    if not _PRINTABLE.fullmatch(value):
         raise SfvError("non-printable character in string")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
