@@ -14,6 +14,7 @@ from bastion.signing._sfv import (
     Item,
     SfvError,
     Token,
+    parse_bytes_member,
     parse_dictionary,
     serialize_dictionary,
 )
@@ -82,3 +83,20 @@ def test_rfc_9421_example_parses() -> None:
 def test_strict_refusals(text: str) -> None:
     with pytest.raises(SfvError):
         parse_dictionary(text)
+
+
+@given(st.from_regex(r"\A[a-z][a-z0-9-]{0,8}\Z"), st.binary(max_size=64))
+def test_bytes_member_fast_path_equals_the_parser(key: str, value: bytes) -> None:
+    text = serialize_dictionary({key: Item(value)})
+    assert parse_bytes_member(text) == parse_dictionary(text) == {key: Item(value)}
+
+
+@pytest.mark.parametrize("text", ["a=:AAA=:", "a=:A===:", "a=:AA:, b=1", "a=:AA:;p"])
+def test_bytes_member_fast_path_refuses_like_the_parser(text: str) -> None:
+    try:
+        expected = parse_dictionary(text)
+    except SfvError:
+        with pytest.raises(SfvError):
+            parse_bytes_member(text)
+    else:
+        assert parse_bytes_member(text) == expected

@@ -80,23 +80,30 @@ class RequireSignatureMiddleware:
 
     async def _body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, or None after answering 413 (or on a client disconnect)."""
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        too_large = simple_problem(413, f"A signed body must be at most {self.limit} bytes.")
+        declared = b"0"
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
         if not declared.isdigit() or int(declared) > self.limit:
-            await too_large(scope, receive, send)
+            await self._too_large()(scope, receive, send)
             return None
-        body = bytearray()
-        more = True
+        chunks: list[bytes] = []
+        size, more = 0, True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return None
-            body += message.get("body", b"")
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
             more = message.get("more_body", False)
-            if len(body) > self.limit:
-                await too_large(scope, receive, send)
+            if size > self.limit:
+                await self._too_large()(scope, receive, send)
                 return None
-        return bytes(body)
+        return b"".join(chunks)
+
+    def _too_large(self) -> Response:
+        return simple_problem(413, f"A signed body must be at most {self.limit} bytes.")
 
 
 def forwarded_request(request: Request) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Mapping
 
 from bastion.errors import InvalidSignature
-from bastion.signing._sfv import Item, SfvError, parse_dictionary, serialize_dictionary
+from bastion.signing._sfv import Item, SfvError, parse_bytes_member, serialize_dictionary
 
 __all__ = ["MAX_DIGEST_HEADER", "content_digest", "verify_content_digest"]
 
@@ -39,7 +39,7 @@ def _sha256_member(value: str | None) -> bytes:
     if len(value) > MAX_DIGEST_HEADER:
         raise InvalidSignature("malformed", "The Content-Digest header is too long.")
     try:
-        members = parse_dictionary(value)
+        members = parse_bytes_member(value)
     except SfvError:
         raise InvalidSignature("malformed", "The Content-Digest header does not parse.") from None
     member = members.get("sha-256")

@@ -23,7 +23,7 @@ from bastion.signing._sfv import (
     InnerList,
     Item,
     SfvError,
-    parse_dictionary,
+    parse_bytes_member,
     serialize_inner_list,
 )
 
@@ -67,7 +67,7 @@ def _one_member(value: str | None, limit: int, what: str) -> tuple[str, Item | I
     if len(value) > limit:
         raise InvalidSignature("malformed", f"The {what} header is too long.")
     try:
-        members = parse_dictionary(value)
+        members = parse_bytes_member(value)
     except SfvError:
         raise InvalidSignature("malformed", f"The {what} header does not parse.") from None
     if len(members) != 1:
