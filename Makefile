@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/bench_inspect.py
 	$(BIN)/python bench/bench_protect_http.py
 	$(BIN)/python bench/bench_sealed.py
+	$(BIN)/python bench/bench_signing_http.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

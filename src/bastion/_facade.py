@@ -50,6 +50,7 @@ from bastion.ratelimit import (
     RedisRateLimitStore,
 )
 from bastion.sessions import Revocations, SessionService, SigningKeyring, TokenService
+from bastion.signing import RequestSignatures
 
 __all__ = ["Bastion"]
 
@@ -96,6 +97,7 @@ class Bastion:
     gate: Gate
     body: BodyCheck
     sealing: Sealing
+    signatures: RequestSignatures
 
     def __init__(
         self,
@@ -157,6 +159,9 @@ class Bastion:
             max_skew_seconds=settings.sealing.max_skew_seconds,
             key_generation=settings.sealing.key_generation,
             keep_previous=settings.sealing.keep_previous,
+        )
+        self.signatures = RequestSignatures(
+            master, hot, clock, self.audit, self.sessions, self.apikeys, settings.signing
         )
         self._tasks: list[asyncio.Task[None]] = []
 

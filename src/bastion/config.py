@@ -348,6 +348,20 @@ class SealingSettings(_Section):
     """Sign every response of ``bastion serve`` itself with the Ed25519 response key."""
 
 
+class SigningSettings(_Section):
+    """HTTP message signatures (``docs/signing.md``) on routes with ``require_signature``."""
+
+    skew_seconds: int = Field(300, ge=5, le=3600)
+    """Largest difference between a signature's ``created`` time and the server clock; the
+    nonce of an accepted request is remembered for as long as it could still be accepted."""
+    max_body_bytes: int = Field(1024 * 1024, ge=0, le=1 << 30)
+    """Largest body the middleware buffers to check ``Content-Digest``; larger gets 413."""
+    max_header_bytes: int = Field(2048, ge=256, le=16384)
+    """Largest ``Signature-Input``, ``Signature`` or ``Content-Digest`` value; larger is refused."""
+    key_cache_seconds: float = Field(30.0, ge=0, le=600)
+    """How long a session's expiry is cached for the key check (revocation is seen at once)."""
+
+
 class Settings(BaseSettings):
     """Every setting Bastion reads. Build with :func:`load_settings`."""
 
@@ -375,6 +389,7 @@ class Settings(BaseSettings):
     """Per-route policy, first match wins (``[[routes]]`` tables in TOML)."""
     sanitize: SanitizeSettings = SanitizeSettings()
     sealing: SealingSettings = SealingSettings()
+    signing: SigningSettings = SigningSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -290,3 +290,53 @@ class ResponseSignatureInvalid(BastionError):
     status = 502
     title = "Response signature invalid"
     default_detail = "The response signature is missing, malformed, stale or does not verify."
+
+
+# --- Request integrity: HTTP message signatures and webhooks (signing part) ---------------
+#
+#   InvalidSignature              401 a request signature is missing or does not verify
+#   InvalidWebhookSignature       401 an incoming webhook's signature header does not verify
+
+SIGNATURE_REASONS = frozenset(
+    {
+        "missing",  # no Signature-Input / Signature header
+        "malformed",  # a signature header does not parse, is too long or repeats a member
+        "unsupported",  # unknown alg or parameter, or a required component is not covered
+        "stale",  # ``created`` outside the allowed clock skew, or past ``expires``
+        "digest_mismatch",  # Content-Digest is missing or does not match the body
+        "bad_signature",  # the MAC does not verify (changed method, path, query, header)
+        "unknown_key",  # the key id names no live key (unknown, revoked or expired)
+        "replayed",  # the nonce was already used with this key
+        "wrong_key",  # signed with another credential's key than the one presented
+    }
+)
+
+
+class InvalidSignature(BastionError):
+    """A request signature failed. The problem names the ``reason`` class (one of
+    :data:`SIGNATURE_REASONS`) but never an expected value (MAC, digest, server time)."""
+
+    type = "invalid-signature"
+    status = 401
+    title = "Invalid request signature"
+    default_detail = "The request signature is missing or does not verify; see 'reason'."
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        if reason not in SIGNATURE_REASONS:
+            reason = "malformed"
+        super().__init__(detail, reason=reason)
+        self.reason = reason
+
+
+class InvalidWebhookSignature(BastionError):
+    """An incoming webhook's ``t=…,v1=…`` header did not verify; ``reason`` is one of
+    ``missing``, ``malformed``, ``stale`` or ``bad_signature`` (never an expected value)."""
+
+    type = "invalid-webhook-signature"
+    status = 401
+    title = "Invalid webhook signature"
+    default_detail = "The webhook signature is missing, stale or does not verify; see 'reason'."
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(detail, reason=reason)
+        self.reason = reason

@@ -30,7 +30,10 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "violet tractor hums at dawn"
 PLATFORMS = ("wechat", "telegram", "alipay", "douyin", "baidu")
 FIELD = {"alipay": "auth_code", "telegram": "init_data"}
-TOKEN_PAIR = {"access_token", "refresh_token", "token_type", "expires_in", "session_id"}
+TOKEN_PAIR = {
+    *("access_token", "refresh_token", "token_type", "expires_in", "session_id"),
+    *("signing_key", "signing_key_id"),  # the session's request-signing key (docs/signing.md)
+}
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance", "request_id"}
 
 

@@ -521,7 +521,10 @@ async def test_http_login_gives_a_login_response(
     response = await client.post("/v1/platforms/wechat/login", json={"code": code})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "session_id"}
+    assert set(body) == {
+        *("access_token", "refresh_token", "token_type", "expires_in", "session_id"),
+        *("signing_key", "signing_key_id"),
+    }
     assert body["token_type"] == "Bearer"
     claims = await platform_guard.sessions.verify_access(body["access_token"])
     assert (claims.amr, claims.session_id) == (("wechat",), body["session_id"])

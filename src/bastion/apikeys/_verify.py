@@ -110,7 +110,9 @@ class KeyVerification:
         except InvalidToken:
             hmac.compare_digest(self._hash(full_key[:MAX_KEY_CHARS]), self._dummy)
             raise
-        entry = await self._entry(parsed)
+        return self._live(await self._entry(parsed), ip)
+
+    def _live(self, entry: CachedKey, ip: str | None) -> ApiKeyPrincipal:
         now = self._clock.now()
         if entry.revoked:
             raise InvalidToken(reason="revoked")
@@ -120,6 +122,22 @@ class KeyVerification:
             raise InvalidToken(reason="ip_not_allowed")
         self._used[entry.principal.key_id] = now
         return entry.principal
+
+    async def verify_key_id(self, key_id: str, *, ip: str | None) -> ApiKeyPrincipal:
+        """The principal of the live key ``key_id`` presented from ``ip``, for a caller that
+        has already authenticated the key's holder another way (a request signed with the
+        key's derived signing secret). Same state checks as :meth:`verify`: raises
+        :class:`InvalidToken` for an unknown, revoked, expired or rotated-out key or a client
+        outside its allow-list. Not audited here; the caller audits its own decision."""
+        entry = self.cache.get(key_id)
+        if entry is None:
+            generation = self.cache.generation
+            stored = await self._store.get(key_id)
+            entry = MISSING if stored is None else CachedKey.of(stored)
+            self.cache.put(key_id, entry, generation=generation)
+        if not isinstance(entry, CachedKey):
+            raise InvalidToken(reason="unknown_id")
+        return self._live(entry, ip)
 
     async def _entry(self, parsed: ParsedKey) -> CachedKey:
         """The checked cache entry of ``parsed``: one HMAC and one comparison on every path."""

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from bastion._facade import Bastion
+from bastion.apikeys import parse_key
 from bastion.cli._common import ConfigOpt, DataDirOpt, console, err_console, open_guard
 
 __all__ = ["app", "parse_duration"]
@@ -26,6 +27,20 @@ def parse_duration(text: str) -> int:
         err_console.print(f"not a duration: {text!r}; use a number and s, m, h or d (e.g. 30d)")
         raise typer.Exit(2)
     return int(found.group(1)) * _UNIT[found.group(2)]
+
+
+SigningOpt = Annotated[
+    bool,
+    typer.Option(
+        "--signing-key", help="Also print the key's request-signing key id and secret (once)."
+    ),
+]
+
+
+def _signing_line(guard: Bastion, api_key_id: str) -> str:
+    """``<keyid> <secret>``: what a client needs to sign requests with this key."""
+    issued = guard.signatures.api_key_key(api_key_id)
+    return f"{issued.key_id} {issued.encoded}"
 
 
 def _when(ts: float | None) -> str:
@@ -49,10 +64,12 @@ def create(
     ] = None,
     description: Annotated[str, typer.Option(help="Free text.")] = "",
     env: Annotated[str, typer.Option(help="live or test (part of the key).")] = "live",
+    signing_key: SigningOpt = False,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Issue a key and print it ONCE; store it in your secret manager now.
+    """Issue a key and print it ONCE; store it in your secret manager now. With
+    ``--signing-key`` a second line gives its request-signing key id and secret.
 
     Example:
 
@@ -65,7 +82,7 @@ def create(
         err_console.print("give exactly one owner: --service NAME or --user NAME")
         raise typer.Exit(2)
 
-    async def action(guard: Bastion) -> tuple[str, str]:
+    async def action(guard: Bastion) -> tuple[str, str, str]:
         owner_id = (await guard.admin.find(user)).id if user else None
         full, info = await guard.apikeys.create(
             name,
@@ -79,11 +96,13 @@ def create(
             description=description,
             actor="cli",
         )
-        return full, info.id
+        return full, info.id, _signing_line(guard, info.id) if signing_key else ""
 
-    full, key_id = open_guard(data_dir, config, action)
+    full, key_id, signing = open_guard(data_dir, config, action)
     err_console.print(f"key {key_id} created; it is shown once:")
     typer.echo(full)
+    if signing:
+        typer.echo(signing)
 
 
 @app.command("list")
@@ -130,19 +149,26 @@ def rotate(
     overlap: Annotated[
         str, typer.Option("--overlap", help="How long the old key keeps working.")
     ] = "1d",
+    signing_key: SigningOpt = False,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Issue a successor with the same settings and print it ONCE; the old key stops after
-    the overlap."""
+    the overlap. ``--signing-key`` adds the successor's request-signing line."""
     seconds = parse_duration(overlap)
-    full = open_guard(
-        data_dir, config, lambda g: g.apikeys.rotate(key_id, overlap_seconds=seconds, actor="cli")
-    )
+
+    async def action(guard: Bastion) -> tuple[str, str]:
+        full = await guard.apikeys.rotate(key_id, overlap_seconds=seconds, actor="cli")
+        new_id = parse_key(full).unverified_id
+        return full, _signing_line(guard, new_id) if signing_key else ""
+
+    full, signing = open_guard(data_dir, config, action)
     err_console.print(
         f"rotated {key_id}; the old key works for {overlap} more. New key, shown once:"
     )
     typer.echo(full)
+    if signing:
+        typer.echo(signing)
 
 
 @app.command()

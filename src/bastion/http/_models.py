@@ -85,6 +85,11 @@ class LoginResponse(BaseModel):
     token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int
     session_id: str
+    signing_key: str | None = None
+    """Base64url secret for HTTP message signatures (``docs/signing.md``); keep it like the
+    refresh token. The same for the whole session."""
+    signing_key_id: str | None = None
+    """The ``keyid`` to sign with: ``s:<session_id>``."""
 
 
 class MfaChallengeResponse(BaseModel):

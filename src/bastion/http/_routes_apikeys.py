@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from bastion.apikeys import ApiKeyInfo, check_issue, check_manage, visible_to
+from bastion.apikeys import ApiKeyInfo, check_issue, check_manage, parse_key, visible_to
 from bastion.http._deps import get_guard, require_bearer
 from bastion.sessions import AccessClaims
 
@@ -60,7 +60,13 @@ async def create_key(body: CreateKey, claims: Claims, request: Request) -> dict[
         description=body.description,
         actor=claims.subject,
     )
-    return {"key": full, **_out(info)}
+    signing = get_guard(request).signatures.api_key_key(info.id)
+    return {
+        "key": full,
+        "signing_key": signing.encoded,
+        "signing_key_id": signing.key_id,
+        **_out(info),
+    }
 
 
 @router.get("")
@@ -86,7 +92,8 @@ async def rotate_key(
     apikeys = get_guard(request).apikeys
     check_manage(claims.subject, claims.scopes, await apikeys.show(key_id))
     full = await apikeys.rotate(key_id, overlap_seconds=body.overlap_seconds, actor=claims.subject)
-    return {"key": full}
+    signing = get_guard(request).signatures.api_key_key(parse_key(full).unverified_id)
+    return {"key": full, "signing_key": signing.encoded, "signing_key_id": signing.key_id}
 
 
 @router.delete("/{key_id}", status_code=204, response_class=Response)

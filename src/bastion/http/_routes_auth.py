@@ -28,12 +28,15 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 Claims = Annotated[AccessClaims, Depends(require_bearer)]
 
 
-def _pair(pair: TokenPair) -> LoginResponse:
+def _pair(pair: TokenPair, request: Request) -> LoginResponse:
+    key = get_guard(request).signatures.session_key(pair.session_id)
     return LoginResponse(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
         expires_in=pair.expires_in,
         session_id=pair.session_id,
+        signing_key=key.encoded,
+        signing_key_id=key.key_id,
     )
 
 
@@ -54,14 +57,14 @@ async def login(body: LoginRequest, request: Request) -> LoginResponse | MfaChal
     )
     if isinstance(result, MfaChallenge):
         return MfaChallengeResponse(mfa_token=result.mfa_token, expires_in=result.expires_in)
-    return _pair(result)
+    return _pair(result, request)
 
 
 @router.post("/refresh", response_model=LoginResponse)
 async def refresh(body: RefreshRequest, request: Request) -> LoginResponse:
     """Rotate the refresh token. Reusing an old one revokes the whole session."""
     pair = await get_guard(request).sessions.refresh(body.refresh_token, ip=client_ip(request))
-    return _pair(pair)
+    return _pair(pair, request)
 
 
 @router.post("/logout", status_code=204, response_class=Response)
@@ -95,6 +98,8 @@ async def totp_verify(body: MfaVerifyRequest, request: Request) -> LoginResponse
             errors=[{"field": "code", "code": "exactly_one"}],
         )
     if body.code is not None:
-        return _pair(await guard.mfa.verify_totp(body.mfa_token, body.code, ip=ip))
+        return _pair(await guard.mfa.verify_totp(body.mfa_token, body.code, ip=ip), request)
     assert body.recovery_code is not None
-    return _pair(await guard.mfa.verify_recovery(body.mfa_token, body.recovery_code, ip=ip))
+    return _pair(
+        await guard.mfa.verify_recovery(body.mfa_token, body.recovery_code, ip=ip), request
+    )

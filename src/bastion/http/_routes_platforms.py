@@ -65,12 +65,16 @@ def _credential(platform: str, body: Credential) -> dict[str, str]:
 async def platform_login(platform: Platform, body: Credential, request: Request) -> LoginResponse:
     """Sign in with a platform credential; the same token pair as a password login."""
     device = device_info(request, body.device_id, platform)
-    pair = await get_guard(request).platforms.login(platform, _credential(platform, body), device)
+    guard = get_guard(request)
+    pair = await guard.platforms.login(platform, _credential(platform, body), device)
+    key = guard.signatures.session_key(pair.session_id)
     return LoginResponse(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
         expires_in=pair.expires_in,
         session_id=pair.session_id,
+        signing_key=key.encoded,
+        signing_key_id=key.key_id,
     )
 
 

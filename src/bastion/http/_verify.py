@@ -25,6 +25,7 @@ from starlette.responses import Response
 from bastion._gate import DEFAULT_ROUTE, Denied, Passage, RouteRequest
 from bastion.http._deps import client_ip, get_guard
 from bastion.http._problems import problem_response
+from bastion.http._signing import check_forwarded_signature
 
 __all__ = ["verify_endpoint"]
 
@@ -63,6 +64,11 @@ def _allowed(passage: Passage) -> Response:
 
 
 async def verify_endpoint(request: Request) -> Response:
+    # Request signatures (routes with require_signature) are checked in their own module.
+    return await check_forwarded_signature(request, await _verify_route(request))
+
+
+async def _verify_route(request: Request) -> Response:
     gate = get_guard(request).gate
     ip = client_ip(request) or "unknown"
     original = _original(request)

@@ -52,6 +52,8 @@ class SessionCore:
         self._cfg = settings.sessions
         self._grace = settings.tokens.refresh_reuse_grace_seconds
         self._ip_mode = settings.audit.ip
+        self._live_ttl = settings.signing.key_cache_seconds
+        self._live_rows: dict[str, tuple[float, Any]] = {}
 
     def _refresh_token(self, salt: bytes, generation: int) -> str:
         mac = hmac.new(self._key, salt + generation.to_bytes(8, "big"), hashlib.sha256).digest()

@@ -16,6 +16,7 @@ from bastion.infra import new_id
 from bastion.infra.schema import refresh_tokens, sessions
 from bastion.monitor import mask_ip
 from bastion.sessions._core import token_hash
+from bastion.sessions._live import LiveSessions
 from bastion.sessions._refresh import RefreshRotation
 from bastion.sessions._tokens import AccessClaims
 from bastion.sessions._types import DeviceInfo, SessionInfo, TokenPair
@@ -23,7 +24,7 @@ from bastion.sessions._types import DeviceInfo, SessionInfo, TokenPair
 __all__ = ["SessionService"]
 
 
-class SessionService(RefreshRotation):
+class SessionService(RefreshRotation, LiveSessions):
     """Every session operation; construct with the database, clock, master key, token
     service, revocations, audit log and settings."""
 

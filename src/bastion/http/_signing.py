@@ -1,0 +1,158 @@
+"""HTTP message signatures at the edge: a pure-ASGI middleware for a Python app, and the
+check ``/v1/verify`` adds for routes with ``require_signature``. Both only gather the request
+(method, raw path and query, header fields, body) and call ``guard.signatures.verify``; the
+decision and its audit event are in :mod:`bastion.signing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bastion.errors import InvalidSignature
+from bastion.http._deps import client_ip, get_guard
+from bastion.http._middleware import _replay
+from bastion.http._problems import problem_response, simple_problem
+from bastion.signing import SignedRequest, combine_headers
+
+if TYPE_CHECKING:
+    from bastion._facade import Bastion
+
+__all__ = ["RequireSignatureMiddleware", "check_forwarded_signature", "forwarded_request"]
+
+SIGNATURE_KEY_HEADER = "X-Bastion-Signature-Key"
+VERIFY_PREFIX = "/v1/verify"
+
+
+def _rejection(exc: InvalidSignature) -> Response:
+    return problem_response(exc.status, exc.problem(), exc.headers())
+
+
+class RequireSignatureMiddleware:
+    """Refuse requests for which ``applies(method, path)`` holds unless they carry a valid
+    signature over their method, raw path, query, covered header fields and body
+    (``Content-Digest``). The body is buffered up to ``[signing] max_body_bytes`` (413 beyond)
+    and replayed to the app; the verified signature is put in ``scope["state"]["signature"]``.
+    When an earlier layer put a principal in ``scope["state"]["principal"]`` (with
+    ``session_id``/``key_id``), the signature must be made with that credential's key."""
+
+    def __init__(
+        self, app: ASGIApp, *, guard: Bastion, applies: Callable[[str, str], bool]
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.applies = applies
+        self.limit = guard.settings.signing.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.applies(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        body = await self._body(scope, receive, send)
+        if body is None:
+            return
+        state = scope.setdefault("state", {})
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        request = SignedRequest(
+            scope["method"],
+            raw_path.decode("latin-1").partition("?")[0],
+            scope.get("query_string", b"").decode("latin-1"),
+            combine_headers(scope["headers"]),
+        )
+        principal = state.get("principal")
+        try:
+            state["signature"] = await self.guard.signatures.verify(
+                request,
+                body=body,
+                ip=state.get("client_ip"),
+                session_id=getattr(principal, "session_id", None),
+                api_key_id=getattr(principal, "key_id", None),
+            )
+        except InvalidSignature as exc:
+            await _rejection(exc)(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, or None after answering 413 (or on a client disconnect)."""
+        declared = b"0"
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+        if not declared.isdigit() or int(declared) > self.limit:
+            await self._too_large()(scope, receive, send)
+            return None
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self._too_large()(scope, receive, send)
+                return None
+        return b"".join(chunks)
+
+    def _too_large(self) -> Response:
+        return simple_problem(413, f"A signed body must be at most {self.limit} bytes.")
+
+
+def forwarded_request(request: Request) -> tuple[str, str] | None:
+    """The original ``(method, raw target)`` a gateway asks about: ``X-Forwarded-Method`` /
+    ``X-Original-Method`` with ``X-Forwarded-Uri`` / ``X-Original-URI`` (nginx, Traefik), or
+    the method and the path below ``/v1/verify`` (Envoy). None when the gateway sent neither."""
+    headers = request.headers
+    target = headers.get("x-forwarded-uri") or headers.get("x-original-uri")
+    method = headers.get("x-forwarded-method") or headers.get("x-original-method")
+    path = request.scope.get("raw_path") or request.url.path.encode()
+    raw = path.decode("latin-1")
+    if target is None and raw.startswith(VERIFY_PREFIX + "/"):
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        target = raw[len(VERIFY_PREFIX) :] + (f"?{query}" if query else "")
+        method = method or request.method
+    if target is None or not target.startswith("/"):
+        return None
+    return (method or "GET").upper(), target  # as the gate reads it: no method means GET
+
+
+async def check_forwarded_signature(request: Request, response: Response) -> Response:
+    """For ``/v1/verify``: when the forwarded request's route has ``require_signature``, turn
+    an allowing ``response`` into a 401 problem unless the forwarded request carries a valid
+    signature made with the key of the credential that was allowed (if any). The gateway
+    sends no body: ``Content-Digest`` is covered by the signature but must be compared with
+    the body upstream (``bastion.signing.verify_content_digest``)."""
+    if response.status_code != 200:
+        return response
+    guard = get_guard(request)
+    forwarded = forwarded_request(request)
+    if forwarded is None:
+        return response
+    method, target = forwarded
+    path, _, query = target.partition("?")
+    # The route as the gate chose it: percent-decoded and normalised, so an encoded path
+    # cannot reach a route without its signature requirement.
+    route = guard.gate.route_for(method, unquote(path))
+    if not route.require_signature:
+        return response
+    signed = SignedRequest(method, path, query, combine_headers(request.headers.raw))
+    try:
+        verified = await guard.signatures.verify(
+            signed,
+            body=None,
+            ip=client_ip(request),
+            session_id=response.headers.get("x-bastion-session"),
+            api_key_id=response.headers.get("x-bastion-key"),
+        )
+    except InvalidSignature as exc:
+        return _rejection(exc)
+    response.headers[SIGNATURE_KEY_HEADER] = verified.key_id
+    return response
