@@ -302,6 +302,34 @@ class RouteSettings(_Section):
         return Match(methods=value).methods
 
 
+class VaultSettings(_Section):
+    """The encrypted personal-data vault (``docs/vault.md``)."""
+
+    max_value_bytes: int = Field(4096, ge=64, le=65536)
+    """Largest value stored, in UTF-8 bytes; larger gets 422 ``invalid-vault-value``."""
+    phone_region: str = Field("CN", pattern=r"^([A-Z]{2})?$")
+    """Region (ISO 3166 alpha-2) assumed for phone numbers written without ``+``. Empty:
+    only international numbers (``+8613800138000``) are accepted."""
+    lookup_fields: dict[str, Literal["phone", "email", "text", "exact"]] = Field(
+        {"phone": "phone", "email": "email"}, max_length=64
+    )
+    """Fields that get a blind index for equality lookup, each with its normaliser. Every
+    other field is stored without one and cannot be looked up."""
+    max_lookup_results: int = Field(100, ge=1, le=10_000)
+    """Most subjects one lookup returns."""
+    self_read: bool = True
+    """A signed-in user (access token, not an API key) may read their own subject's fields
+    without the ``vault:read`` scope."""
+
+    @field_validator("lookup_fields")
+    @classmethod
+    def _field_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+                raise ValueError(f"lookup field {name!r} must match ^[a-z][a-z0-9_]{{0,63}}$")
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting Bastion reads. Build with :func:`load_settings`."""
 
@@ -327,6 +355,7 @@ class Settings(BaseSettings):
     ratelimit: RateLimitSettings = RateLimitSettings()
     routes: tuple[RouteSettings, ...] = ()
     """Per-route policy, first match wins (``[[routes]]`` tables in TOML)."""
+    vault: VaultSettings = VaultSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -201,3 +201,30 @@ class Throttled(BastionError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+# --- vault: the encrypted personal-data store (bastion.vault) ---------------------------------
+#   InvalidInput
+#   +-- InvalidVaultValue         422 a vault subject, field or value is invalid
+#   +-- FieldNotIndexed           422 lookup on a vault field without a blind index
+
+__all__ += ["FieldNotIndexed", "InvalidVaultValue"]
+
+
+class InvalidVaultValue(InvalidInput):
+    """A vault subject, field or value failed validation (wrong type, too large, not a phone
+    number or e-mail address for an indexed field). Names the field, never echoes the value."""
+
+    type = "invalid-vault-value"
+    title = "Invalid vault value"
+    default_detail = "The vault value is invalid."
+
+
+class FieldNotIndexed(InvalidInput):
+    """A lookup on a field that has no blind index (not in ``vault.lookup_fields``)."""
+
+    type = "vault-field-not-indexed"
+    title = "Field cannot be looked up"
+    default_detail = (
+        "This field has no blind index; only the configured lookup fields can be searched."
+    )
