@@ -9,6 +9,7 @@ from bastion.vault._names import SUBJECT_PATTERN as SUBJECT_PATTERN
 from bastion.vault._normalise import normalise_email as normalise_email
 from bastion.vault._normalise import normalise_phone as normalise_phone
 from bastion.vault._normalise import normalise_text as normalise_text
+from bastion.vault._service import Vault as Vault
 from bastion.vault._store import SqlVaultStore as SqlVaultStore
 from bastion.vault._store import VaultStore as VaultStore
 from bastion.vault._types import Encryptor as Encryptor
@@ -24,6 +25,7 @@ __all__ = [
     "Encryptor",
     "SqlVaultStore",
     "StoredEntry",
+    "Vault",
     "VaultEntry",
     "VaultStore",
     "context_for",
