@@ -17,7 +17,12 @@ import structlog
 from bastion._require import Requirement
 from bastion.apikeys import ApiKeys
 from bastion.config import Settings, load_settings
-from bastion.crypto import MasterKey, load_or_create_master_key
+from bastion.crypto import (
+    DataProtection,
+    MasterKey,
+    build_data_protection,
+    load_or_create_master_key,
+)
 from bastion.identity import (
     BreachedList,
     IdentityService,
@@ -47,6 +52,7 @@ from bastion.ratelimit import (
     RedisRateLimitStore,
 )
 from bastion.sessions import Revocations, SessionService, SigningKeyring, TokenService
+from bastion.vault import SqlVaultStore, Vault
 
 __all__ = ["Bastion"]
 
@@ -90,6 +96,8 @@ class Bastion:
     platform_accounts: PlatformAccounts
     apikeys: ApiKeys
     limiter: Limiter
+    crypto: DataProtection
+    vault: Vault
 
     def __init__(
         self,
@@ -140,6 +148,12 @@ class Bastion:
         self.platform_accounts = PlatformAccounts(self.platforms)
         self.apikeys = ApiKeys(db, hot, clock, master, self.audit)
         self.limiter = _limiter(settings, clock)
+        self.crypto = build_data_protection(
+            settings, master=master, clock=clock, audit=self.audit, main_db=db, hot=hot
+        )
+        self.vault = Vault.from_settings(
+            SqlVaultStore(db), self.crypto, master, self.audit, clock, settings.vault
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -177,6 +191,7 @@ class Bastion:
             await guard.keyring.load()
             await guard.revocations.start()
             await guard.apikeys.start()
+            await guard.crypto.start()
         except BaseException:
             await guard.close()
             raise
@@ -226,5 +241,6 @@ class Bastion:
         await self.limiter.close()
         if self._owns_http:
             await self.http.aclose()
+        await self.crypto.close()
         await self.hot.close()
         await self.db.close()

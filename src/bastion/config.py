@@ -302,6 +302,40 @@ class RouteSettings(_Section):
         return Match(methods=value).methods
 
 
+class CryptoSettings(_Section):
+    """Data protection (``docs/encryption.md``): where key-encryption keys (KEKs) come from,
+    where wrapped data keys (DEKs) are kept, and how data keys are cached and rolled over."""
+
+    kek_provider: Literal["file", "env", "pkcs11"] = "file"
+    """``file``: ``keks/kek-N.key`` in the data dir (generated, mode 0600); ``env``:
+    ``BASTION_KEK_N`` variables; ``pkcs11``: AES keys inside a PKCS#11 token."""
+    pkcs11_module: str = Field("", max_length=1024)
+    """Path of the PKCS#11 library (e.g. SoftHSM2's ``libsofthsm2.so``)."""
+    pkcs11_token: str = Field("bastion", min_length=1, max_length=32)
+    """Label of the token holding the KEKs."""
+    pkcs11_pin: SecretStr | None = None
+    """User PIN of the token; set it as ``BASTION_CRYPTO__PKCS11_PIN``, not in the file."""
+    pkcs11_key_label: str = Field("bastion-kek", min_length=1, max_length=64)
+    """KEK version N is the token's AES key labelled ``<pkcs11_key_label>-N``."""
+    keystore_url: SecretStr | None = None
+    """Database of the key store. Empty: ``keystore.db`` in the data dir (SQLite main
+    database) or the schema ``keystore_schema`` of the main PostgreSQL database."""
+    keystore_schema: str = Field("bastion_keys", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """PostgreSQL schema of the key store (ignored for SQLite)."""
+    dek_cache_size: int = Field(10_000, ge=1, le=10_000_000)
+    """Unwrapped data keys kept in memory (about 1 KiB each)."""
+    dek_cache_ttl_seconds: int = Field(300, ge=1, le=86_400)
+    """How long an unwrapped data key stays in memory; also the longest a shred takes to
+    reach another replica when the pub/sub notice is lost."""
+    messages_per_dek: int = Field(2**32, ge=16, le=2**32)
+    """Encryptions allowed per data key (random 96-bit nonces); a new key is rolled before it."""
+    reserve_block: int = Field(65_536, ge=1, le=2**32)
+    """Encryptions a process reserves per key store write (unused ones are skipped on exit)."""
+    reencrypt_sources: tuple[str, ...] = ()
+    """``module:callable`` names returning extra re-encryption sources for the CLI
+    (``callable(guard) -> iterable of sources``), e.g. your app's encrypted columns."""
+
+
 class VaultSettings(_Section):
     """The encrypted personal-data vault (``docs/vault.md``)."""
 
@@ -355,6 +389,7 @@ class Settings(BaseSettings):
     ratelimit: RateLimitSettings = RateLimitSettings()
     routes: tuple[RouteSettings, ...] = ()
     """Per-route policy, first match wins (``[[routes]]`` tables in TOML)."""
+    crypto: CryptoSettings = CryptoSettings()
     vault: VaultSettings = VaultSettings()
 
     @classmethod

@@ -31,11 +31,15 @@ __all__ = [
     "BastionError",
     "ConfigError",
     "Conflict",
+    "DecryptionFailed",
     "Forbidden",
     "InvalidInput",
     "InvalidToken",
+    "KekInUse",
+    "MalformedCiphertext",
     "NotFound",
     "Overloaded",
+    "ShreddedSubject",
     "StepUpRequired",
     "StorageUnavailable",
     "Throttled",
@@ -201,6 +205,53 @@ class Throttled(BastionError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+# --- Data protection (envelope encryption, key rotation, crypto-shredding) -------------------
+#
+#   BastionError
+#   +-- DecryptionFailed              500 a ciphertext did not open (opaque: reason goes to audit)
+#   |   +-- MalformedCiphertext       500 not a Bastion ciphertext: truncated or unknown version
+#   +-- ShreddedSubject               410 the subject's data keys were destroyed (crypto-shredded)
+#   +-- Conflict
+#       +-- KekInUse                  409 a KEK version still wraps data keys; cannot retire it
+
+
+class DecryptionFailed(BastionError):
+    """A ciphertext could not be opened: wrong key, wrong subject or context, or a tampered byte.
+
+    Not the client's fault and deliberately opaque: the detail never says which check failed
+    (the reason goes to the audit event)."""
+
+    type = "decryption-failed"
+    title = "Decryption failed"
+    default_detail = "A stored value could not be decrypted."
+
+
+class MalformedCiphertext(DecryptionFailed):
+    """The bytes are not a Bastion ciphertext: too short, or an unknown format version."""
+
+    type = "malformed-ciphertext"
+    title = "Malformed ciphertext"
+    default_detail = "Not a Bastion ciphertext: it is truncated or has an unknown format version."
+
+
+class ShreddedSubject(BastionError):
+    """The subject was crypto-shredded: its data keys are gone, so its values can never be
+    decrypted again (and nothing new is encrypted for it)."""
+
+    type = "subject-shredded"
+    status = 410
+    title = "Subject shredded"
+    default_detail = "The data of this subject was erased and can no longer be read."
+
+
+class KekInUse(Conflict):
+    """``bastion crypto retire`` refused: data keys are still wrapped by that KEK version."""
+
+    type = "kek-in-use"
+    title = "Key-encryption key still in use"
+    default_detail = "Data keys are still wrapped by this key-encryption key version."
 
 
 # --- vault: the encrypted personal-data store (bastion.vault) ---------------------------------

@@ -24,6 +24,13 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str, stdin: str | bytes | None = None) -> tuple[int, str]:
+    """Exit code and stdout (what a script would capture)."""
+    result = CliRunner().invoke(app, list(args), env=env, input=stdin)
+    return result.exit_code, result.stdout
+
+
+def run_all(env: dict[str, str], *args: str, stdin: str | bytes | None = None) -> tuple[int, str]:
+    """Exit code and everything printed, stderr included."""
     result = CliRunner().invoke(app, list(args), env=env, input=stdin)
     return result.exit_code, result.output
 
@@ -37,7 +44,7 @@ def test_vault_life_cycle(env: dict[str, str]) -> None:
     assert (code, out) == (0, "user-1\n")
     code, out = run(env, "vault", "delete", "user-1", "phone")
     assert code == 0 and "deleted" in out
-    code, out = run(env, "vault", "get", "user-1", "phone")
+    code, out = run_all(env, "vault", "get", "user-1", "phone")
     assert code == 1 and "No such vault entry" in out
 
 
@@ -48,12 +55,12 @@ def test_only_one_trailing_newline_is_dropped(env: dict[str, str]) -> None:
 
 def test_erase_needs_confirmation_then_shreds(env: dict[str, str]) -> None:
     run(env, "vault", "put", "u1", "phone", stdin="13800138000")
-    code, out = run(env, "vault", "erase", "u1")
+    code, out = run_all(env, "vault", "erase", "u1")
     assert code == 2 and "--yes" in out
     assert run(env, "vault", "get", "u1", "phone")[0] == 0
     code, out = run(env, "vault", "erase", "u1", "--yes")
     assert code == 0 and "1 fields removed" in out
-    code, out = run(env, "vault", "put", "u1", "phone", stdin="13800138000")
+    code, out = run_all(env, "vault", "put", "u1", "phone", stdin="13800138000")
     assert code == 1 and "erased" in out
     code, out = run(env, "vault", "lookup", "phone", stdin="13800138000")
     assert (code, out) == (0, "")
@@ -73,7 +80,7 @@ def test_erase_needs_confirmation_then_shreds(env: dict[str, str]) -> None:
 def test_refusals_are_explained(
     env: dict[str, str], args: list[str], stdin: str | bytes, says: str
 ) -> None:
-    code, out = run(env, "vault", *args, stdin=stdin)
+    code, out = run_all(env, "vault", *args, stdin=stdin)
     assert code in (1, 2) and says in out
     assert "call me" not in out
 

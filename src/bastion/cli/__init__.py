@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bastion.cli import _apikeys, _inspect, _ops, _platforms, _serve, _users
-from bastion.cli import _vault
+from bastion.cli import _apikeys, _inspect, _ops, _platforms, _serve, _users, _vault
 from bastion.infra import configure_logging as _configure_logging
 
 __all__ = ["app", "main"]

@@ -35,9 +35,7 @@ def read_value() -> str:
 
 
 @app.command()
-def put(
-    subject: str, field: str, data_dir: DataDirOpt = None, config: ConfigOpt = None
-) -> None:
+def put(subject: str, field: str, data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
     """Store SUBJECT's FIELD encrypted; the value is read from stdin.
 
     Example:
@@ -62,9 +60,7 @@ def get(subject: str, field: str, data_dir: DataDirOpt = None, config: ConfigOpt
 
 
 @app.command()
-def delete(
-    subject: str, field: str, data_dir: DataDirOpt = None, config: ConfigOpt = None
-) -> None:
+def delete(subject: str, field: str, data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
     """Delete SUBJECT's FIELD (its ciphertext and blind index)."""
     open_guard(data_dir, config, lambda g: g.vault.delete(subject, field))
     console.print(f"deleted {subject}/{field}", markup=False)

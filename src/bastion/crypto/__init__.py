@@ -1,6 +1,8 @@
-"""Cryptographic recipes: the master key, purpose-bound subkeys, sealed values, and the
-token-signing key helpers (generation, sealing, JWK export). Primitives stay private."""
+"""Cryptographic recipes: the master key, purpose-bound subkeys, sealed values, the
+token-signing key helpers (generation, sealing, JWK export), and data protection (envelope
+encryption with per-subject data keys, KEK rotation, crypto-shredding). Primitives stay private."""
 
+from bastion.crypto._data import DataProtection as DataProtection
 from bastion.crypto._master import DecryptionFailed as DecryptionFailed
 from bastion.crypto._master import MasterKey as MasterKey
 from bastion.crypto._master import load_or_create_master_key as load_or_create_master_key
@@ -14,14 +16,17 @@ from bastion.crypto._signing_keys import public_jwk as public_jwk
 from bastion.crypto._signing_keys import public_key_from_jwk as public_key_from_jwk
 from bastion.crypto._signing_keys import seal_signing_key as seal_signing_key
 from bastion.crypto._signing_keys import stored_public_key as stored_public_key
+from bastion.crypto._wiring import build_data_protection as build_data_protection
 
 __all__ = [
     "SIGNING_ALGORITHMS",
+    "DataProtection",
     "DecryptionFailed",
     "MasterKey",
     "SigningPrivateKey",
     "SigningPublicKey",
     "algorithm_of",
+    "build_data_protection",
     "generate_signing_key",
     "load_or_create_master_key",
     "open_signing_key",

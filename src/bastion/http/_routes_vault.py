@@ -21,7 +21,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/vault", tags=["vault"])
 HARD_VALUE_CAP = 65536  # the largest vault.max_value_bytes; the configured cap is the vault's
 
-Subject = Annotated[str, Path(min_length=1, max_length=128, pattern=SUBJECT_PATTERN)]
+Subject = Annotated[str, Path(min_length=1, max_length=64, pattern=SUBJECT_PATTERN)]
 FieldName = Annotated[str, Path(min_length=1, max_length=64, pattern=FIELD_PATTERN)]
 Value = Annotated[StrictStr, Field(min_length=1, max_length=HARD_VALUE_CAP)]
 

@@ -1,7 +1,7 @@
 """What a vault subject, field and value may be. Checked by the service for every caller
 (HTTP, CLI, library); messages name the part, never echo it.
 
-- subject: ``^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$``: an opaque id (a user id, ``service:acme``).
+- subject: ``^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$``: an opaque id (a user id, ``service:acme``).
   Subjects appear in URLs and audit events, so they must never be personal data themselves.
 - field: ``^[a-z][a-z0-9_]{0,63}$`` (``phone``, ``id_number``, ``address``).
 - value: a non-empty string of at most ``vault.max_value_bytes`` UTF-8 bytes (4 KiB default).
@@ -21,7 +21,7 @@ __all__ = [
     "check_value",
 ]
 
-SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 FIELD_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 _SUBJECT = re.compile(SUBJECT_PATTERN)
 _FIELD = re.compile(FIELD_PATTERN)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bastion._principal import Principal
+from bastion.config import VaultSettings
 from bastion.crypto import MasterKey
 from bastion.errors import DecryptionFailed, FieldNotIndexed, NotFound, ShreddedSubject
 from bastion.infra import Clock
@@ -88,6 +89,27 @@ class Vault:
         self._normalisers: dict[str, Callable[[str], str]] = {
             f: normaliser(k, phone_region=phone_region) for f, k in self.lookup_fields.items()
         }
+
+    @classmethod
+    def from_settings(
+        cls,
+        store: VaultStore,
+        crypto: Encryptor,
+        master: MasterKey,
+        audit: AuditLog,
+        clock: Clock,
+        settings: VaultSettings,
+    ) -> Vault:
+        """The vault as ``[vault]`` configures it; raises ``ConfigError`` for an unknown phone
+        region or a bad lookup field."""
+        return cls(
+            store, crypto, master, audit, clock,
+            max_value_bytes=settings.max_value_bytes,
+            phone_region=settings.phone_region,
+            lookup_fields=settings.lookup_fields,
+            max_lookup_results=settings.max_lookup_results,
+            self_read=settings.self_read,
+        )  # fmt: skip
 
     async def _allow(
         self,
@@ -159,6 +181,9 @@ class Vault:
         call = await self._allow(caller, "read", subject, field, ip)
         stored = await self.store.get(subject, field)
         if stored is None:
+            if self._crypto.is_shredded(subject):
+                await call.record("vault.read", "failure", subject, "shredded")
+                raise ShreddedSubject()
             await call.record("vault.read", "failure", subject, "not_found")
             raise NotFound("No such vault entry.")
         context = context_for(subject, field)
@@ -202,7 +227,10 @@ class Vault:
         index = self.blind_index(field, value)
         if index is None:
             raise FieldNotIndexed(f"The field '{field}' is not configured for lookup.")
-        subjects = await self.store.find(field, index, self._max_results)
+        found = await self.store.find(field, index, self._max_results)
+        # Rows of a subject shredded by other means (not by delete_subject) keep their blind
+        # index until erased; they are no answer any more.
+        subjects = [s for s in found if not self._crypto.is_shredded(s)]
         for subject in subjects:
             await call.record("vault.lookup", "success", subject)
         if not subjects:
@@ -217,7 +245,7 @@ class Vault:
         returns the rows removed. Needs ``vault:erase``."""
         subject = check_subject(subject)
         call = await self._allow(caller, "erase", subject, None, ip)
-        await self._crypto.shred(subject)
+        await self._crypto.shred(subject, actor=call.actor)
 
         async def audited(conn: AsyncConnection, rows: int) -> None:
             await call.record("vault.subject.erased", "success", subject, conn=conn, rows=rows)
