@@ -52,7 +52,7 @@ from bastion.ratelimit import (
     RedisRateLimitStore,
 )
 from bastion.sessions import Revocations, SessionService, SigningKeyring, TokenService
-from bastion.vault import SqlVaultStore, Vault
+from bastion.vault import SqlVaultStore, Vault, VaultSource
 
 __all__ = ["Bastion"]
 
@@ -154,6 +154,7 @@ class Bastion:
         self.vault = Vault.from_settings(
             SqlVaultStore(db), self.crypto, master, self.audit, clock, settings.vault
         )
+        self.crypto.register(VaultSource(self.vault.store))
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod

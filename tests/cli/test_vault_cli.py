@@ -42,6 +42,7 @@ def test_vault_life_cycle(env: dict[str, str]) -> None:
     assert (code, out) == (0, "+86 138 0013 8000\n")
     code, out = run(env, "vault", "lookup", "phone", stdin="13800138000")
     assert (code, out) == (0, "user-1\n")
+    assert run(env, "vault", "reindex") == (0, "0 blind indexes changed\n")
     code, out = run(env, "vault", "delete", "user-1", "phone")
     assert code == 0 and "deleted" in out
     code, out = run_all(env, "vault", "get", "user-1", "phone")

@@ -60,4 +60,4 @@ def test_scopes_and_bad_input_over_http(server: Server, http: httpx.Client) -> N
     assert r.status_code == 422
     r = http.put("/v1/vault/user-2/note", json={"value": "x" * 5000}, headers=writer)
     assert r.status_code == 422
-    assert "138" not in server.log.read_text()
+    assert "0013 8000" not in server.log.read_text()

@@ -167,7 +167,7 @@ async def test_a_shredded_subject_is_410_with_no_data(
     await guard.crypto.shred("u1")
     r = await client.get("/v1/vault/u1/phone", headers=full)
     body = assert_problem(r, 410, "subject-shredded")
-    assert "138" not in r.text and "value" not in body
+    assert "0013 8000" not in r.text and "value" not in body
     r = await client.put("/v1/vault/u1/phone", json={"value": PHONE}, headers=full)
     assert_problem(r, 410, "subject-shredded")
 
@@ -203,4 +203,4 @@ async def test_a_moved_ciphertext_is_a_generic_500(
         await conn.execute(update(t).where(t.c.subject == "thief").values(ciphertext=blob))
     r = await raw_client.get("/v1/vault/thief/phone", headers=full)
     assert_problem(r, 500, "decryption-failed")
-    assert "138" not in r.text
+    assert "0013 8000" not in r.text

@@ -58,7 +58,7 @@ async def test_put_get_round_trip_is_audited_without_values(vault_guard: Any) ->
     ]
     assert [(e.outcome, e.subject, e.actor) for e in reads] == [("success", "u1", "operator")]
     for event in await vault_guard.audit.tail(200):
-        assert "138" not in repr(event)
+        assert "0013 8000" not in repr(event) and "13800138000" not in repr(event)
 
 
 async def test_values_are_ciphertext_at_rest(guard: Any) -> None:
@@ -86,7 +86,7 @@ async def test_a_ciphertext_moved_elsewhere_does_not_decrypt(guard: Any, move: s
         )
     with pytest.raises(DecryptionFailed) as caught:
         await guard.vault.get(*target)
-    assert "138" not in str(caught.value) and caught.value.status == 500
+    assert "0013 8000" not in str(caught.value) and caught.value.status == 500
     assert (await events(guard, "vault.read"))[-1].reason == "undecryptable"
 
 
@@ -107,7 +107,7 @@ async def test_a_shredded_subject_answers_410_with_no_data(vault_guard: Any) -> 
     await vault_guard.crypto.shred("u1")
     with pytest.raises(ShreddedSubject) as caught:
         await vault_guard.vault.get("u1", "phone")
-    assert caught.value.status == 410 and "138" not in str(caught.value.problem())
+    assert caught.value.status == 410 and "0013 8000" not in str(caught.value.problem())
     with pytest.raises(ShreddedSubject):
         await vault_guard.vault.put("u1", "phone", PHONE)
     assert await vault_guard.vault.get("u2", "phone") == "+86 139 0000 0000"
@@ -278,3 +278,49 @@ async def test_missing_entries_are_404_and_audited(guard: Any) -> None:
     assert ("vault.read", "failure", "not_found") in outcomes
     assert ("vault.delete", "failure", "not_found") in outcomes
     assert ("vault.delete", "success", None) in outcomes
+
+
+async def test_reencryption_rewrites_every_value_under_new_keys(
+    vault_guard: Any, clock: Any
+) -> None:
+    """ASVS V11.2.2: the vault is a registered source of ``crypto.reencrypt``; values stay
+    readable, their ciphertexts change, indexes and versions do not."""
+    vault = vault_guard.vault
+    for n in range(3):
+        await vault.put(f"u{n}", "phone", f"+86 138 0013 800{n}")
+    await vault_guard.crypto.shred("u2")
+    before = {r.subject: r for r in await raw_rows(vault_guard)}
+    clock.advance(60)
+    report = await vault_guard.crypto.reencrypt()
+    assert report.sources["vault"] == 2 and report.shredded == 1
+    after = {r.subject: r for r in await raw_rows(vault_guard)}
+    for subject in ("u0", "u1"):
+        assert after[subject].ciphertext != before[subject].ciphertext
+        assert after[subject].blind_index == before[subject].blind_index
+        assert after[subject].version == before[subject].version
+    assert await vault.get("u1", "phone") == "+86 138 0013 8001"
+    assert await vault.lookup("phone", "13800138000") == ["u0"]
+
+
+async def test_reindex_after_adding_a_lookup_field(tmp_path: Any, clock: Any) -> None:
+    from bastion import Bastion
+    from tests.conftest import make_settings
+
+    guard = await Bastion.open(make_settings(tmp_path), clock=clock)  # type: ignore[arg-type]
+    try:
+        await guard.vault.put("u1", "id_number", "11010519491231002X")
+        await guard.vault.put("u2", "phone", PHONE)
+    finally:
+        await guard.close()
+    fields = {"phone": "phone", "id_number": "text"}
+    settings = make_settings(tmp_path, vault={"lookup_fields": fields})
+    guard = await Bastion.open(settings, clock=clock)  # type: ignore[arg-type]
+    try:
+        assert await guard.vault.lookup("id_number", "11010519491231002x") == []
+        assert await guard.vault.reindex() == 1
+        assert await guard.vault.lookup("id_number", "11010519491231002x") == ["u1"]
+        assert await guard.vault.lookup("phone", PHONE) == ["u2"]
+        assert await guard.vault.reindex() == 0
+        assert (await events(guard, "vault.reindex"))[-1].details == {"changed": 0}
+    finally:
+        await guard.close()

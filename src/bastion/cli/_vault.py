@@ -97,3 +97,11 @@ def erase(
         raise typer.Exit(2)
     rows = open_guard(data_dir, config, lambda g: g.vault.delete_subject(subject))
     console.print(f"erased {subject} ({rows} fields removed, data key shredded)", markup=False)
+
+
+@app.command()
+def reindex(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+    """Recompute every blind index, after changing vault.lookup_fields (each value is decrypted
+    once). Re-encryption under new data keys is `bastion crypto reencrypt`."""
+    changed = open_guard(data_dir, config, lambda g: g.vault.reindex())
+    console.print(f"{changed} blind indexes changed", markup=False)

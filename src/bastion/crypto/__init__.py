@@ -2,10 +2,10 @@
 token-signing key helpers (generation, sealing, JWK export), and data protection (envelope
 encryption with per-subject data keys, KEK rotation, crypto-shredding). Primitives stay private."""
 
-from bastion.crypto._data import DataProtection as DataProtection
 from bastion.crypto._master import DecryptionFailed as DecryptionFailed
 from bastion.crypto._master import MasterKey as MasterKey
 from bastion.crypto._master import load_or_create_master_key as load_or_create_master_key
+from bastion.crypto._service import DataProtection as DataProtection
 from bastion.crypto._signing_keys import SIGNING_ALGORITHMS as SIGNING_ALGORITHMS
 from bastion.crypto._signing_keys import SigningPrivateKey as SigningPrivateKey
 from bastion.crypto._signing_keys import SigningPublicKey as SigningPublicKey

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -32,16 +32,17 @@ from bastion.crypto._keyring import Keyring, wrap_aad
 from bastion.crypto._keystore import DekRow, KeyStore
 from bastion.crypto._master import MasterKey
 from bastion.crypto._primitives import InvalidTag, aesgcm, new_aes256_key
-from bastion.crypto._tombstones import TombstoneFile, shredded_subjects_in_audit
+from bastion.crypto._tombstones import TombstoneFile
 from bastion.errors import DecryptionFailed, MalformedCiphertext, ShreddedSubject
 from bastion.infra import Clock, Database, HotState
 
 if TYPE_CHECKING:
     from bastion.config import CryptoSettings
     from bastion.crypto._keks import KekSource
+    from bastion.crypto._operations import ReencryptSource
     from bastion.monitor import AuditLog
 
-__all__ = ["DataProtection"]
+__all__ = ["CHANNEL", "EnvelopeCipher"]
 
 log = structlog.get_logger("bastion.crypto")
 SUBJECT_KEY_PURPOSE = "bastion/crypto-subject-key/v1"
@@ -54,8 +55,9 @@ def _fail(reason: str) -> DecryptionFailed:
     return exc
 
 
-class DataProtection:
-    """Encrypt and decrypt values bound to a subject and a context; shred a subject."""
+class EnvelopeCipher:
+    """Encrypt and decrypt values bound to a subject and a context (the core of
+    :class:`~bastion.crypto.DataProtection`)."""
 
     def __init__(
         self,
@@ -70,7 +72,7 @@ class DataProtection:
         hot: HotState | None,
         data_dir: Path,
     ) -> None:
-        self.settings, self.store, self._clock, self._audit = settings, store, clock, audit
+        self.settings, self.store, self.clock, self.audit = settings, store, clock, audit
         self._main_db, self._hot = main_db, hot
         self.keyring = Keyring(store, source, clock)
         self.cache = DekCache(
@@ -79,31 +81,7 @@ class DataProtection:
         self._subject_mac = master.derive(SUBJECT_KEY_PURPOSE)
         self.tombstone_file = TombstoneFile(data_dir)
         self._tombstones: set[str] = set()
-        self.sources: list[Any] = []
-
-    # --- life cycle --------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Create the key store, load (or create) the KEKs, re-apply tombstones, listen for
-        shreds on other replicas."""
-        await self.store.start()
-        await self.keyring.start()
-        await self.reapply_tombstones()
-        if self._hot is not None:
-            await self._hot.subscribe(CHANNEL, self._on_notice)
-
-    async def close(self) -> None:
-        self.cache.clear()
-        self.keyring.source.close()
-        await self.store.close()
-
-    async def _on_notice(self, message: str) -> None:
-        kind, _, value = message.partition(":")
-        if kind == "shred":
-            self._tombstones.add(value)
-            self.cache.evict_subject_key(value)
-        elif kind == "retire":
-            self.cache.stop_encrypting()
+        self.sources: list[ReencryptSource] = []
 
     def subject_key(self, subject: str) -> str:
         """The pseudonymous key-store name of a subject (HMAC under a master-key subkey)."""
@@ -167,7 +145,7 @@ class DataProtection:
         key, dek_id = new_aes256_key(), os.urandom(16)
         first = min(self.settings.reserve_block, self.settings.messages_per_dek)
         wrapped = kek.wrap(key, wrap_aad(dek_id.hex(), kek.version, skey, purpose))
-        now = self._clock.now()
+        now = self.clock.now()
         await self.store.add_dek(
             DekRow(dek_id.hex(), skey, purpose, kek.version, wrapped, "active", first, now)
         )
@@ -193,7 +171,7 @@ class DataProtection:
         if skey in self._tombstones or await self.store.is_tombstoned(skey):
             self._tombstones.add(skey)
             if cleanup:
-                await self.store.shred(skey, self._clock.now())
+                await self.store.shred(skey, self.clock.now())
             self.cache.evict_subject_key(skey)
             raise ShreddedSubject
 
@@ -275,7 +253,7 @@ class DataProtection:
             reason = "malformed"
         else:
             reason = getattr(exc, "reason", "tag")
-        await self._audit.record_sampled(
+        await self.audit.record_sampled(
             "crypto.decrypt", "denied" if shredded else "failure", key=reason, reason=reason
         )
 
@@ -287,58 +265,3 @@ class DataProtection:
             return
         task = loop.create_task(self._audit_failure(exc))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-    # --- crypto-shredding --------------------------------------------------------------------
-
-    async def shred(self, subject: str, *, actor: str | None = None) -> int:
-        """Destroy every data key of ``subject``: all its values, wherever they are copied
-        (backups of the data database included), can never be decrypted again and raise
-        :class:`ShreddedSubject`. Leaves a tombstone in the key store, the tombstone file and
-        the audit log. Idempotent; returns how many data keys were destroyed."""
-        subject_part(subject)
-        skey = self.subject_key(subject)
-        now = self._clock.now()
-        self.tombstone_file.append([skey], now)
-        destroyed = await self.store.shred(skey, now)
-        self._tombstones.add(skey)
-        self.cache.evict_subject_key(skey)
-        if self._hot is not None:
-            try:
-                await self._hot.publish(CHANNEL, f"shred:{skey}")
-            except Exception:  # the key store is authoritative; replicas catch up by TTL
-                log.warning("crypto.shred.publish_failed")
-        await self._audit.record(
-            "crypto.subject.shred",
-            "success",
-            actor=actor,
-            subject=subject,
-            details={"deks": destroyed},
-        )
-        return destroyed
-
-    def is_shredded(self, subject: str) -> bool:
-        """True when this process knows ``subject`` was shredded."""
-        return self.subject_key(subject) in self._tombstones
-
-    async def reapply_tombstones(self) -> int:
-        """Merge the tombstones of the key store, the tombstone file and the audit log, and
-        shred again every subject the key store forgot (a restored backup). Returns how many
-        tombstones were re-applied."""
-        in_store = await self.store.tombstones()
-        in_file = self.tombstone_file.read()
-        in_audit = {self.subject_key(s) for s in await shredded_subjects_in_audit(self._main_db)}
-        every = in_store | in_file | in_audit
-        missing, destroyed = every - in_store, 0
-        now = self._clock.now()
-        for skey in sorted(missing):
-            destroyed += await self.store.shred(skey, now)
-        self.tombstone_file.append(sorted(every - in_file), now)
-        self._tombstones = every
-        if missing:
-            await self._audit.record(
-                "crypto.tombstone.reapply",
-                "success",
-                details={"tombstones": len(missing), "deks": destroyed},
-            )
-            log.warning("crypto.tombstones.reapplied", tombstones=len(missing), deks=destroyed)
-        return len(missing)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from bastion.crypto._data import DataProtection
 from bastion.crypto._keks import EnvKekSource, FileKekSource, Kek, KekSource
 from bastion.crypto._keystore import KeyStore
 from bastion.crypto._master import MasterKey
+from bastion.crypto._operations import ReencryptSource
+from bastion.crypto._service import DataProtection
+from bastion.errors import ConfigError
 from bastion.infra import Clock, Database, HotState
 
 if TYPE_CHECKING:
     from bastion.config import Settings
     from bastion.monitor import AuditLog
 
-__all__ = ["build_data_protection", "kek_source", "keystore_for"]
+__all__ = ["build_data_protection", "kek_source", "keystore_for", "load_reencrypt_sources"]
 
 
 def kek_source(settings: Settings) -> KekSource:
@@ -92,3 +95,20 @@ class _LazySource:
     def close(self) -> None:
         if self._source is not None:
             self._source.close()
+
+
+def load_reencrypt_sources(guard: Any) -> list[ReencryptSource]:
+    """The sources named in ``crypto.reencrypt_sources`` (``"module:callable"``; each
+    callable takes the guard and returns an iterable of sources). Operator configuration, like
+    an ASGI app path: a name that does not import is a :class:`ConfigError`."""
+    found: list[ReencryptSource] = []
+    for name in guard.settings.crypto.reencrypt_sources:
+        module_name, _, attr = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError, ValueError):
+            raise ConfigError(
+                f"crypto.reencrypt_sources: cannot import {name!r} (use 'module:callable')"
+            ) from None
+        found.extend(factory(guard))
+    return found

@@ -9,6 +9,7 @@ from bastion.vault._names import SUBJECT_PATTERN as SUBJECT_PATTERN
 from bastion.vault._normalise import normalise_email as normalise_email
 from bastion.vault._normalise import normalise_phone as normalise_phone
 from bastion.vault._normalise import normalise_text as normalise_text
+from bastion.vault._reencrypt import VaultSource as VaultSource
 from bastion.vault._service import Vault as Vault
 from bastion.vault._store import SqlVaultStore as SqlVaultStore
 from bastion.vault._store import VaultStore as VaultStore
@@ -27,6 +28,7 @@ __all__ = [
     "StoredEntry",
     "Vault",
     "VaultEntry",
+    "VaultSource",
     "VaultStore",
     "context_for",
     "normalise_email",

@@ -28,6 +28,7 @@ from bastion.vault._access import Operation, denial, missing_scope
 from bastion.vault._index import BlindIndex
 from bastion.vault._names import check_field, check_subject, check_value
 from bastion.vault._normalise import normaliser
+from bastion.vault._reencrypt import reindex
 from bastion.vault._store import VaultStore
 from bastion.vault._types import Encryptor, VaultEntry, context_for
 
@@ -251,6 +252,13 @@ class Vault:
             await call.record("vault.subject.erased", "success", subject, conn=conn, rows=rows)
 
         return await self.store.delete_subject(subject, audited)
+
+    async def reindex(self) -> int:
+        """Recompute every blind index (after ``lookup_fields``, a normaliser or the master key
+        changed); decrypts each row once. Returns how many indexes changed; audited."""
+        changed = await reindex(self.store, self._crypto, self.blind_index)
+        await self._audit.record("vault.reindex", "success", details={"changed": changed})
+        return changed
 
     async def entries(self, subject: str) -> list[VaultEntry]:
         """The fields stored for ``subject`` (metadata only, nothing decrypted): for an
