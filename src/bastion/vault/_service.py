@@ -62,9 +62,9 @@ class _Call:
 
 
 class Vault:
-    """``Vault(store, crypto, master, audit, clock, settings)``: every method takes the
-    ``caller`` (a :class:`~bastion._principal.Principal`, or None for the operator) and the
-    client ``ip`` for the audit event."""
+    """Built by :meth:`from_settings` (``guard.vault``). Every method takes the ``caller`` (a
+    :class:`~bastion._principal.Principal`, or None for the operator) and the client ``ip``
+    for the audit event."""
 
     def __init__(
         self,
