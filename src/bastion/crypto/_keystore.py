@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -247,18 +247,24 @@ class KeyStore:
             return [_dek(r) for r in (await conn.execute(query)).all()]
 
     async def rewrap(self, updates: list[tuple[str, int, int, bytes]]) -> int:
-        """Apply ``(id, old_kek, new_kek, wrapped)`` updates in one transaction; rows that
-        changed meanwhile (shredded, already re-wrapped) are skipped. Returns rows changed."""
-        changed = 0
+        """Apply ``(id, old_kek, new_kek, wrapped)`` updates in one transaction (one
+        executemany); rows that changed meanwhile (shredded, already re-wrapped) are skipped
+        by the compare-and-set on the old version. Returns rows changed (attempted, where
+        the driver cannot count an executemany)."""
+        if not updates:
+            return 0
+        statement = (
+            update(deks)
+            .where(deks.c.id == bindparam("b_id"), deks.c.kek_version == bindparam("b_old"))
+            .values(kek_version=bindparam("b_new"), wrapped=bindparam("b_wrapped"))
+        )
+        params = [
+            {"b_id": i, "b_old": old, "b_new": new, "b_wrapped": w} for i, old, new, w in updates
+        ]
         async with self.begin() as conn:
-            for dek_id, old, new, wrapped in updates:
-                result = await conn.execute(
-                    update(deks)
-                    .where(deks.c.id == dek_id, deks.c.kek_version == old)
-                    .values(kek_version=new, wrapped=wrapped)
-                )
-                changed += result.rowcount
-        return changed
+            result = await conn.execute(statement, params)
+        counted = result.rowcount
+        return counted if counted >= 0 else len(updates)
 
     async def retire_deks_before(self, created_before: float) -> int:
         """Stop encrypting with DEKs made before a time (re-encryption); they still decrypt."""
