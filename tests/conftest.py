@@ -140,6 +140,9 @@ async def _postgres() -> Database:
         from sqlalchemy import text
 
         await conn.execute(text(f"TRUNCATE {names} CASCADE"))
+        # The data-protection key store keeps its own schema; its KEK files live in each
+        # test's temporary data dir, so a key store left by an earlier test must go too.
+        await conn.execute(text("DROP SCHEMA IF EXISTS bastion_keys CASCADE"))
     return db
 
 
