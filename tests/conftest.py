@@ -140,9 +140,6 @@ async def _postgres() -> Database:
         from sqlalchemy import text
 
         await conn.execute(text(f"TRUNCATE {names} CASCADE"))
-        # The data-protection key store keeps its own schema; its KEK files live in each
-        # test's temporary data dir, so a key store left by an earlier test must go too.
-        await conn.execute(text("DROP SCHEMA IF EXISTS bastion_keys CASCADE"))
     return db
 
 
@@ -186,6 +183,9 @@ def make_settings(tmp_path: Path, **overrides: object) -> object:
         # The clock of these tests stands still, so any limit would be reached for good;
         # tests/http/test_ratelimit.py switches the limiter on where it is the subject.
         "ratelimit": {"enabled": False},
+        # On PostgreSQL the data-protection key store is a schema of the shared test
+        # database, while its KEK files live in this test's data dir: one schema per test.
+        "crypto": {"keystore_schema": f"k_{uuid.uuid4().hex[:16]}"},
     }
     base.update(overrides)
     return Settings.model_validate(base)
