@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python bench/bench_apikeys.py
 	$(BIN)/python bench/bench_ratelimit.py
 	$(BIN)/python bench/bench_inspect.py
+	$(BIN)/python bench/bench_crypto.py
 	$(BIN)/python bench/bench_vault.py
 
 clean:

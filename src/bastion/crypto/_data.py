@@ -76,23 +76,30 @@ class EnvelopeCipher:
         self._main_db, self._hot = main_db, hot
         self.keyring = Keyring(store, source, clock)
         self.cache = DekCache(
-            clock.monotonic, size=settings.dek_cache_size, ttl=settings.dek_cache_ttl_seconds
+            clock.monotonic,
+            size=settings.dek_cache_size,
+            ttl=settings.dek_cache_ttl_seconds,
+            on_failure=self._audit_later,
         )
+        # The synchronous fast paths, bound straight to the cache (no extra call layer):
+        # ``encrypt_cached(plaintext, subject=, context=)`` returns the ciphertext, or None
+        # when the data key is not cached yet (then await :meth:`encrypt`);
+        # ``decrypt_cached(blob, subject=, context=)`` returns the plaintext, or None when the
+        # key is not cached (then await :meth:`decrypt`), and raises like :meth:`decrypt`
+        # (failures are audited in the background).
+        self.encrypt_cached = self.cache.encrypt
+        self.decrypt_cached = self.cache.decrypt
         self._subject_mac = master.derive(SUBJECT_KEY_PURPOSE)
         self.tombstone_file = TombstoneFile(data_dir)
         self._tombstones: set[str] = set()
         self.sources: list[ReencryptSource] = []
+        self._audit_tasks: set[asyncio.Task[None]] = set()
 
     def subject_key(self, subject: str) -> str:
         """The pseudonymous key-store name of a subject (HMAC under a master-key subkey)."""
         return hmac.new(self._subject_mac, subject.encode(), hashlib.sha256).hexdigest()[:32]
 
     # --- encryption --------------------------------------------------------------------------
-
-    def encrypt_cached(self, plaintext: bytes, *, subject: str, context: str) -> bytes | None:
-        """Synchronous fast path: the ciphertext, or None when the data key is not cached yet
-        (then call :meth:`encrypt`). Same guarantees as :meth:`encrypt`."""
-        return self.cache.encrypt(plaintext, subject, context)
 
     async def encrypt(self, plaintext: bytes, *, subject: str, context: str) -> bytes:
         """AES-256-GCM under the subject's data key for the context's purpose, with a random
@@ -198,16 +205,6 @@ class EnvelopeCipher:
 
     # --- decryption --------------------------------------------------------------------------
 
-    def decrypt_cached(self, blob: bytes, *, subject: str, context: str) -> bytes | None:
-        """Synchronous fast path: the plaintext, or None when the data key is not cached
-        (then call :meth:`decrypt`). Raises like :meth:`decrypt` (failures here are audited
-        in the background)."""
-        try:
-            return self.cache.decrypt(blob, subject, context)
-        except DecryptionFailed as exc:
-            self._audit_later(exc)
-            raise
-
     async def decrypt(self, blob: bytes, *, subject: str, context: str) -> bytes:
         """Open what :meth:`encrypt` made with the same subject and context.
 
@@ -217,8 +214,14 @@ class EnvelopeCipher:
         :class:`ShreddedSubject`. Never returns garbage. Every failure is audited (sampled).
         """
         try:
-            found = self.cache.decrypt(blob, subject, context)
-            return found if found is not None else await self._decrypt_slow(blob, subject, context)
+            found = self.cache.decrypt(blob, subject, context)  # audits its own failures
+        except DecryptionFailed:
+            await self.flush_audits()
+            raise
+        if found is not None:
+            return found
+        try:
+            return await self._decrypt_slow(blob, subject, context)
         except (DecryptionFailed, ShreddedSubject) as exc:
             await self._audit_failure(exc)
             raise
@@ -264,4 +267,15 @@ class EnvelopeCipher:
             log.warning("crypto.decrypt.failed", reason="no-event-loop-for-audit")
             return
         task = loop.create_task(self._audit_failure(exc))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._audit_tasks.add(task)
+        task.add_done_callback(self._audit_done)
+
+    def _audit_done(self, task: asyncio.Task[None]) -> None:
+        self._audit_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("crypto.decrypt.audit_failed")
+
+    async def flush_audits(self) -> None:
+        """Wait for the audit events of failures on the synchronous path."""
+        if self._audit_tasks:
+            await asyncio.gather(*list(self._audit_tasks), return_exceptions=True)

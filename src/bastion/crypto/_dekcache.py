@@ -53,8 +53,15 @@ class DekCache:
     """Bounded, expiring map of DEK id -> key, plus the key each (subject, purpose) encrypts
     with. All methods run on the event loop thread (no locks)."""
 
-    def __init__(self, monotonic: Callable[[], float], *, size: int, ttl: float) -> None:
-        self._now, self._size, self.ttl = monotonic, size, ttl
+    def __init__(
+        self,
+        monotonic: Callable[[], float],
+        *,
+        size: int,
+        ttl: float,
+        on_failure: Callable[[DecryptionFailed], None] = lambda exc: None,
+    ) -> None:
+        self._now, self._size, self.ttl, self.on_failure = monotonic, size, ttl, on_failure
         self._by_id: dict[bytes, CachedDek] = {}
         self._active: dict[tuple[str, str], CachedDek] = {}
         self._prefix: dict[bytes, bytes] = {}
@@ -139,13 +146,21 @@ class DekCache:
         if type(blob) is not bytes:
             return None
         if len(blob) < OVERHEAD or blob[0] != FORMAT_V1:
+            self.on_failure(MalformedCiphertext())
             raise MalformedCiphertext
-        dek = self._by_id.get(blob[5:HEADER_BYTES])
+        head = blob[:HEADER_BYTES]
+        dek = self._by_id.get(head[5:])
         if dek is None or dek.subject != subject or dek.expires <= self._now():
             return None
         ctx = context.encode()
-        aad = DOMAIN + blob[:HEADER_BYTES] + dek.subject_part + len(ctx).to_bytes(2, "big") + ctx
+        # the header of values written since the last rotation is the cached one
+        prefix = self._prefix[dek.id] if head == dek.header else DOMAIN + head + dek.subject_part
         try:
-            return dek.aead.decrypt(blob[HEADER_BYTES:_NONCE_END], blob[_NONCE_END:], aad)
+            return dek.aead.decrypt(
+                blob[HEADER_BYTES:_NONCE_END],
+                blob[_NONCE_END:],
+                prefix + len(ctx).to_bytes(2, "big") + ctx,
+            )
         except InvalidTag:
+            self.on_failure(DecryptionFailed())
             raise DecryptionFailed from None

@@ -13,11 +13,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.crypto._keystore_schema import SCHEMA_VERSION, deks, keks, meta, metadata, tombstones
+from bastion.crypto._keystore_records import KeyStoreRecords
+from bastion.crypto._keystore_schema import SCHEMA_VERSION, deks, keks, meta, metadata
 from bastion.errors import ConfigError, StorageUnavailable
 from bastion.infra import Database
 
@@ -71,7 +72,7 @@ def _dek(row: Any) -> DekRow:
     )
 
 
-class KeyStore:
+class KeyStore(KeyStoreRecords):
     """Async access to the key store tables (created here, with a schema version row)."""
 
     def __init__(self, db: Database, *, schema: str | None = None) -> None:
@@ -247,18 +248,24 @@ class KeyStore:
             return [_dek(r) for r in (await conn.execute(query)).all()]
 
     async def rewrap(self, updates: list[tuple[str, int, int, bytes]]) -> int:
-        """Apply ``(id, old_kek, new_kek, wrapped)`` updates in one transaction; rows that
-        changed meanwhile (shredded, already re-wrapped) are skipped. Returns rows changed."""
-        changed = 0
+        """Apply ``(id, old_kek, new_kek, wrapped)`` updates in one transaction (one
+        executemany); rows that changed meanwhile (shredded, already re-wrapped) are skipped
+        by the compare-and-set on the old version. Returns rows changed (attempted, where
+        the driver cannot count an executemany)."""
+        if not updates:
+            return 0
+        statement = (
+            update(deks)
+            .where(deks.c.id == bindparam("b_id"), deks.c.kek_version == bindparam("b_old"))
+            .values(kek_version=bindparam("b_new"), wrapped=bindparam("b_wrapped"))
+        )
+        params = [
+            {"b_id": i, "b_old": old, "b_new": new, "b_wrapped": w} for i, old, new, w in updates
+        ]
         async with self.begin() as conn:
-            for dek_id, old, new, wrapped in updates:
-                result = await conn.execute(
-                    update(deks)
-                    .where(deks.c.id == dek_id, deks.c.kek_version == old)
-                    .values(kek_version=new, wrapped=wrapped)
-                )
-                changed += result.rowcount
-        return changed
+            result = await conn.execute(statement, params)
+        counted = result.rowcount
+        return counted if counted >= 0 else len(updates)
 
     async def retire_deks_before(self, created_before: float) -> int:
         """Stop encrypting with DEKs made before a time (re-encryption); they still decrypt."""
@@ -269,61 +276,3 @@ class KeyStore:
                 .values(state="retired")
             )
         return result.rowcount
-
-    # --- tombstones --------------------------------------------------------------------------
-
-    async def shred(self, subject_key: str, now: float) -> int:
-        """Delete every DEK of the subject and leave a tombstone, in one transaction."""
-        async with self.begin() as conn:
-            result = await conn.execute(delete(deks).where(deks.c.subject_key == subject_key))
-            exists = (
-                await conn.execute(
-                    select(tombstones.c.subject_key).where(tombstones.c.subject_key == subject_key)
-                )
-            ).first()
-            if exists is None:
-                await conn.execute(
-                    insert(tombstones).values(subject_key=subject_key, shredded_at=now)
-                )
-        return result.rowcount
-
-    async def is_tombstoned(self, subject_key: str) -> bool:
-        async with self.begin() as conn:
-            found = (
-                await conn.execute(
-                    select(tombstones.c.subject_key).where(tombstones.c.subject_key == subject_key)
-                )
-            ).first()
-        return found is not None
-
-    async def tombstones(self) -> set[str]:
-        async with self.begin() as conn:
-            return set((await conn.execute(select(tombstones.c.subject_key))).scalars())
-
-    # --- reports and markers ---------------------------------------------------------------
-
-    async def _count(self, conn: AsyncConnection, *where: Any) -> int:
-        query = select(func.count()).select_from(deks).where(*where)
-        return int((await conn.execute(query)).scalar() or 0)
-
-    async def dek_counts(self) -> dict[tuple[int, str], int]:
-        """DEKs per (KEK version, state)."""
-        query = select(deks.c.kek_version, deks.c.state, func.count()).group_by(
-            deks.c.kek_version, deks.c.state
-        )
-        async with self.begin() as conn:
-            return {(int(v), str(s)): int(n) for v, s, n in (await conn.execute(query)).all()}
-
-    async def count_not_under(self, kek_version: int) -> int:
-        async with self.begin() as conn:
-            return await self._count(conn, deks.c.kek_version != kek_version)
-
-    async def get_marker(self, name: str) -> str | None:
-        async with self.begin() as conn:
-            return (await conn.execute(select(meta.c.value).where(meta.c.name == name))).scalar()
-
-    async def set_marker(self, name: str, value: str | None) -> None:
-        async with self.begin() as conn:
-            await conn.execute(delete(meta).where(meta.c.name == name))
-            if value is not None:
-                await conn.execute(insert(meta).values(name=name, value=value))

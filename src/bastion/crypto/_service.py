@@ -44,6 +44,7 @@ class DataProtection(EnvelopeCipher):
             await self._hot.subscribe(CHANNEL, self._on_notice)
 
     async def close(self) -> None:
+        await self.flush_audits()
         self.cache.clear()
         self.keyring.source.close()
         await self.store.close()
