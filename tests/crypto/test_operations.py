@@ -176,7 +176,7 @@ async def test_reencrypt_moves_column_values_to_new_keys(
     guard.crypto.register(ColumnSource(guard.db, table, "phone", subject_column="subject", batch=3))
     report = await guard.crypto.reencrypt()
     assert (report.rewritten, report.shredded, report.failed) == (6, 1, 0)
-    assert report.sources == {"app_users.phone": 6} and report.retired_deks == 6
+    assert report.sources == {"vault": 0, "app_users.phone": 6} and report.retired_deks == 6
     after = await _phones_safe(guard, table)
     assert after == {**before, "5": "shredded"}
     again = await guard.crypto.reencrypt()  # idempotent: everything is current now
