@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck bench install clean
+.PHONY: serve test lint typecheck bench install clean system-deps
 
 install: $(STAMP)
 
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# The Debian packages some suites need (nginx, chromium, nodejs, softhsm2); they skip without.
+system-deps:
+	scripts/install-system-deps.sh
 
 serve: install
 	$(BIN)/bastion serve
@@ -39,6 +43,8 @@ bench: install
 	$(BIN)/python bench/bench_protect_http.py
 	$(BIN)/python bench/bench_sealed.py
 	$(BIN)/python bench/bench_signing_http.py
+	$(BIN)/python bench/bench_crypto.py
+	$(BIN)/python bench/bench_vault.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

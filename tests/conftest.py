@@ -183,6 +183,9 @@ def make_settings(tmp_path: Path, **overrides: object) -> object:
         # The clock of these tests stands still, so any limit would be reached for good;
         # tests/http/test_ratelimit.py switches the limiter on where it is the subject.
         "ratelimit": {"enabled": False},
+        # On PostgreSQL the data-protection key store is a schema of the shared test
+        # database, while its KEK files live in this test's data dir: one schema per test.
+        "crypto": {"keystore_schema": f"k_{uuid.uuid4().hex[:16]}"},
     }
     base.update(overrides)
     return Settings.model_validate(base)

@@ -20,7 +20,13 @@ from bastion._gate import Gate
 from bastion._require import Requirement
 from bastion.apikeys import ApiKeys
 from bastion.config import Settings, load_settings
-from bastion.crypto import MasterKey, Sealing, load_or_create_master_key
+from bastion.crypto import (
+    DataProtection,
+    MasterKey,
+    Sealing,
+    build_data_protection,
+    load_or_create_master_key,
+)
 from bastion.identity import (
     BreachedList,
     IdentityService,
@@ -51,6 +57,7 @@ from bastion.ratelimit import (
 )
 from bastion.sessions import Revocations, SessionService, SigningKeyring, TokenService
 from bastion.signing import RequestSignatures
+from bastion.vault import SqlVaultStore, Vault, VaultSource
 
 __all__ = ["Bastion"]
 
@@ -98,6 +105,8 @@ class Bastion:
     body: BodyCheck
     sealing: Sealing
     signatures: RequestSignatures
+    crypto: DataProtection
+    vault: Vault
 
     def __init__(
         self,
@@ -163,6 +172,13 @@ class Bastion:
         self.signatures = RequestSignatures(
             master, hot, clock, self.audit, self.sessions, self.apikeys, settings.signing
         )
+        self.crypto = build_data_protection(
+            settings, master=master, clock=clock, audit=self.audit, main_db=db, hot=hot
+        )
+        self.vault = Vault.from_settings(
+            SqlVaultStore(db), self.crypto, master, self.audit, clock, settings.vault
+        )
+        self.crypto.register(VaultSource(self.vault.store))
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -200,6 +216,7 @@ class Bastion:
             await guard.keyring.load()
             await guard.revocations.start()
             await guard.apikeys.start()
+            await guard.crypto.start()
         except BaseException:
             await guard.close()
             raise
@@ -257,5 +274,6 @@ class Bastion:
         await self.limiter.close()
         if self._owns_http:
             await self.http.aclose()
+        await self.crypto.close()
         await self.hot.close()
         await self.db.close()

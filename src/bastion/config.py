@@ -362,6 +362,68 @@ class SigningSettings(_Section):
     """How long a session's expiry is cached for the key check (revocation is seen at once)."""
 
 
+class CryptoSettings(_Section):
+    """Data protection (``docs/encryption.md``): where key-encryption keys (KEKs) come from,
+    where wrapped data keys (DEKs) are kept, and how data keys are cached and rolled over."""
+
+    kek_provider: Literal["file", "env", "pkcs11"] = "file"
+    """``file``: ``keks/kek-N.key`` in the data dir (generated, mode 0600); ``env``:
+    ``BASTION_KEK_N`` variables; ``pkcs11``: AES keys inside a PKCS#11 token."""
+    pkcs11_module: str = Field("", max_length=1024)
+    """Path of the PKCS#11 library (e.g. SoftHSM2's ``libsofthsm2.so``)."""
+    pkcs11_token: str = Field("bastion", min_length=1, max_length=32)
+    """Label of the token holding the KEKs."""
+    pkcs11_pin: SecretStr | None = None
+    """User PIN of the token; set it as ``BASTION_CRYPTO__PKCS11_PIN``, not in the file."""
+    pkcs11_key_label: str = Field("bastion-kek", min_length=1, max_length=64)
+    """KEK version N is the token's AES key labelled ``<pkcs11_key_label>-N``."""
+    keystore_url: SecretStr | None = None
+    """Database of the key store. Empty: ``keystore.db`` in the data dir (SQLite main
+    database) or the schema ``keystore_schema`` of the main PostgreSQL database."""
+    keystore_schema: str = Field("bastion_keys", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """PostgreSQL schema of the key store (ignored for SQLite)."""
+    dek_cache_size: int = Field(10_000, ge=1, le=10_000_000)
+    """Unwrapped data keys kept in memory (about 1 KiB each)."""
+    dek_cache_ttl_seconds: int = Field(300, ge=1, le=86_400)
+    """How long an unwrapped data key stays in memory; also the longest a shred takes to
+    reach another replica when the pub/sub notice is lost."""
+    messages_per_dek: int = Field(2**32, ge=16, le=2**32)
+    """Encryptions allowed per data key (random 96-bit nonces); a new key is rolled before it."""
+    reserve_block: int = Field(65_536, ge=1, le=2**32)
+    """Encryptions a process reserves per key store write (unused ones are skipped on exit)."""
+    reencrypt_sources: tuple[str, ...] = ()
+    """``module:callable`` names returning extra re-encryption sources for the CLI
+    (``callable(guard) -> iterable of sources``), e.g. your app's encrypted columns."""
+
+
+class VaultSettings(_Section):
+    """The encrypted personal-data vault (``docs/vault.md``)."""
+
+    max_value_bytes: int = Field(4096, ge=64, le=65536)
+    """Largest value stored, in UTF-8 bytes; larger gets 422 ``invalid-vault-value``."""
+    phone_region: str = Field("CN", pattern=r"^([A-Z]{2})?$")
+    """Region (ISO 3166 alpha-2) assumed for phone numbers written without ``+``. Empty:
+    only international numbers (``+8613800138000``) are accepted."""
+    lookup_fields: dict[str, Literal["phone", "email", "text", "exact"]] = Field(
+        {"phone": "phone", "email": "email"}, max_length=64
+    )
+    """Fields that get a blind index for equality lookup, each with its normaliser. Every
+    other field is stored without one and cannot be looked up."""
+    max_lookup_results: int = Field(100, ge=1, le=10_000)
+    """Most subjects one lookup returns."""
+    self_read: bool = True
+    """A signed-in user (access token, not an API key) may read their own subject's fields
+    without the ``vault:read`` scope."""
+
+    @field_validator("lookup_fields")
+    @classmethod
+    def _field_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+                raise ValueError(f"lookup field {name!r} must match ^[a-z][a-z0-9_]{{0,63}}$")
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting Bastion reads. Build with :func:`load_settings`."""
 
@@ -390,6 +452,8 @@ class Settings(BaseSettings):
     sanitize: SanitizeSettings = SanitizeSettings()
     sealing: SealingSettings = SealingSettings()
     signing: SigningSettings = SigningSettings()
+    crypto: CryptoSettings = CryptoSettings()
+    vault: VaultSettings = VaultSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -32,12 +32,16 @@ __all__ = [
     "BastionError",
     "ConfigError",
     "Conflict",
+    "DecryptionFailed",
     "Forbidden",
     "InvalidInput",
     "InvalidToken",
+    "KekInUse",
+    "MalformedCiphertext",
     "NotFound",
     "Overloaded",
     "ScanRefused",
+    "ShreddedSubject",
     "StepUpRequired",
     "StorageUnavailable",
     "Throttled",
@@ -340,3 +344,77 @@ class InvalidWebhookSignature(BastionError):
     def __init__(self, reason: str, detail: str | None = None) -> None:
         super().__init__(detail, reason=reason)
         self.reason = reason
+
+
+# --- Data protection (envelope encryption, key rotation, crypto-shredding) -------------------
+#
+#   BastionError
+#   +-- DecryptionFailed              500 a ciphertext did not open (opaque: reason goes to audit)
+#   |   +-- MalformedCiphertext       500 not a Bastion ciphertext: truncated or unknown version
+#   +-- ShreddedSubject               410 the subject's data keys were destroyed (crypto-shredded)
+#   +-- Conflict
+#       +-- KekInUse                  409 a KEK version still wraps data keys; cannot retire it
+
+
+class DecryptionFailed(BastionError):
+    """A ciphertext could not be opened: wrong key, wrong subject or context, or a tampered byte.
+
+    Not the client's fault and deliberately opaque: the detail never says which check failed
+    (the reason goes to the audit event)."""
+
+    type = "decryption-failed"
+    title = "Decryption failed"
+    default_detail = "A stored value could not be decrypted."
+
+
+class MalformedCiphertext(DecryptionFailed):
+    """The bytes are not a Bastion ciphertext: too short, or an unknown format version."""
+
+    type = "malformed-ciphertext"
+    title = "Malformed ciphertext"
+    default_detail = "Not a Bastion ciphertext: it is truncated or has an unknown format version."
+
+
+class ShreddedSubject(BastionError):
+    """The subject was crypto-shredded: its data keys are gone, so its values can never be
+    decrypted again (and nothing new is encrypted for it)."""
+
+    type = "subject-shredded"
+    status = 410
+    title = "Subject shredded"
+    default_detail = "The data of this subject was erased and can no longer be read."
+
+
+class KekInUse(Conflict):
+    """``bastion crypto retire`` refused: data keys are still wrapped by that KEK version."""
+
+    type = "kek-in-use"
+    title = "Key-encryption key still in use"
+    default_detail = "Data keys are still wrapped by this key-encryption key version."
+
+
+# --- vault: the encrypted personal-data store (bastion.vault) ---------------------------------
+#   InvalidInput
+#   +-- InvalidVaultValue         422 a vault subject, field or value is invalid
+#   +-- FieldNotIndexed           422 lookup on a vault field without a blind index
+
+__all__ += ["FieldNotIndexed", "InvalidVaultValue"]
+
+
+class InvalidVaultValue(InvalidInput):
+    """A vault subject, field or value failed validation (wrong type, too large, not a phone
+    number or e-mail address for an indexed field). Names the field, never echoes the value."""
+
+    type = "invalid-vault-value"
+    title = "Invalid vault value"
+    default_detail = "The vault value is invalid."
+
+
+class FieldNotIndexed(InvalidInput):
+    """A lookup on a field that has no blind index (not in ``vault.lookup_fields``)."""
+
+    type = "vault-field-not-indexed"
+    title = "Field cannot be looked up"
+    default_detail = (
+        "This field has no blind index; only the configured lookup fields can be searched."
+    )

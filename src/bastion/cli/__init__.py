@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from bastion.cli import _apikeys, _inspect, _ops, _platforms, _scan, _serve, _users
+from bastion.cli import (
+    _apikeys,
+    _crypto,
+    _inspect,
+    _ops,
+    _platforms,
+    _scan,
+    _serve,
+    _users,
+    _vault,
+)
 from bastion.infra import configure_logging as _configure_logging
 
 __all__ = ["app", "main"]
@@ -34,6 +44,8 @@ app.add_typer(_ops.audit_app, name="audit")
 app.add_typer(_platforms.app, name="platforms")
 app.add_typer(_apikeys.app, name="apikeys")
 app.command()(_scan.scan)
+app.add_typer(_crypto.app, name="crypto")
+app.add_typer(_vault.app, name="vault")
 
 
 def main() -> None:

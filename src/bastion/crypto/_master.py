@@ -13,19 +13,12 @@ import stat
 from pathlib import Path
 
 from bastion.crypto._primitives import InvalidTag, aesgcm_open, aesgcm_seal, hkdf_sha256
-from bastion.errors import BastionError, ConfigError
+from bastion.errors import ConfigError, DecryptionFailed
 
 __all__ = ["DecryptionFailed", "MasterKey", "load_or_create_master_key"]
 
 KEY_FILE = "master.key"
 KEY_BYTES = 32
-
-
-class DecryptionFailed(BastionError):
-    """A sealed value could not be opened (wrong key, wrong context, or tampered)."""
-
-    type = "decryption-failed"
-    title = "Decryption failed"
 
 
 class MasterKey:

@@ -13,9 +13,30 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["InvalidTag", "aesgcm_open", "aesgcm_seal", "hkdf_sha256"]
+__all__ = [
+    "AESGCM",
+    "InvalidTag",
+    "aesgcm",
+    "aesgcm_open",
+    "aesgcm_seal",
+    "hkdf_sha256",
+    "new_aes256_key",
+]
 
 NONCE_BYTES = 12
+KEY_BYTES = 32
+
+
+def new_aes256_key() -> bytes:
+    """A fresh random 256-bit AES key from the operating system's CSPRNG."""
+    return os.urandom(KEY_BYTES)
+
+
+def aesgcm(key: bytes) -> AESGCM:
+    """An AES-GCM cipher object for a 256-bit key (callers keep it to skip the key schedule)."""
+    if len(key) != KEY_BYTES:
+        raise ValueError("AES-256-GCM needs a 32-byte key")
+    return AESGCM(key)
 
 
 def hkdf_sha256(key: bytes, purpose: bytes, length: int = 32) -> bytes:

@@ -28,6 +28,7 @@ from bastion.http._routes_keys import bastion_keys
 from bastion.http._routes_ops import healthz, jwks, metrics, readyz
 from bastion.http._routes_platforms import router as platforms_router
 from bastion.http._routes_sessions import router as sessions_router
+from bastion.http._routes_vault import router as vault_router
 from bastion.http._sealed import SignedResponseMiddleware
 from bastion.http._verify import verify_endpoint
 from bastion.infra import Clock
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(sessions_router)
     app.include_router(platforms_router)
     app.include_router(apikeys_router)
+    app.include_router(vault_router)
     app.add_route("/v1/verify", verify_endpoint, methods=["GET", "POST"], include_in_schema=False)
     # Envoy's HTTP ext_authz sends the original method and path below a prefix.
     app.add_route(

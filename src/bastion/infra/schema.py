@@ -36,6 +36,7 @@ __all__ = [
     "signing_keys",
     "trusted_devices",
     "users",
+    "vault_entries",
 ]
 
 metadata = MetaData(
@@ -214,4 +215,23 @@ audit_head = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# The vault (``bastion.vault``): one row per subject and field. ``ciphertext`` is the crypto
+# envelope of the value, bound to ``vault:<field>:<subject>`` so a row moved elsewhere does not
+# decrypt; ``blind_index`` (hex, 128 bits) is an HMAC of the normalised value under a key of
+# its own, set only for fields configured for lookup; ``version`` counts writes.
+vault_entries = Table(
+    "vault_entries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("subject", String(128), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("blind_index", String(64), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    UniqueConstraint("subject", "field", name="uq_vault_entries_subject_field"),
+    Index("ix_vault_entries_field_blind_index", "field", "blind_index"),
 )

@@ -1,0 +1,25 @@
+"""A whole Bastion for vault tests, on SQLite and on PostgreSQL + Redis, each with a key store
+of its own (a PostgreSQL schema unique to the test, dropped afterwards)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bastion import Bastion
+from bastion.infra import ManualClock
+from tests.crypto.conftest import crypto_settings, drop_schema
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def vault_guard(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[Bastion]:
+    settings, url = await crypto_settings(request.param, tmp_path)
+    guard = await Bastion.open(settings, clock=clock)
+    yield guard
+    await guard.close()
+    if url:
+        await drop_schema(url, settings.crypto.keystore_schema)
