@@ -4,14 +4,15 @@ ASGI app) behind the same per-route policy ``/v1/verify`` applies for gateways.
 Outermost first: request id and client IP, secure headers (the defaults fill in what the app
 did not set; a route's ``headers`` override), CORS when configured, header/query limits and
 load shedding, the gate (credentials, rate limits, scopes, query/cookie/header inspection),
-then the body (size, read deadline, JSON shape, inspection, rich-text cleaning) and the app.
+then per route the request signature (``require_signature``), the response signature
+(``sign_responses``) and sealed payloads (``sealed``), then the body (size, read deadline,
+JSON shape, inspection, rich-text cleaning) and the app.
 The caller reaches the app as ``request.state.bastion_principal`` (None on ``auth = "none"``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import Headers
@@ -31,6 +32,8 @@ from bastion.http._middleware import (
     _replay,
 )
 from bastion.http._problems import problem_response, simple_problem
+from bastion.http._sealed import SealedPayloadMiddleware, SignedResponseMiddleware
+from bastion.http._signing import RequireSignatureMiddleware
 
 if TYPE_CHECKING:
     from bastion._facade import Bastion
@@ -235,26 +238,50 @@ def _with_length(scope: Scope, length: int) -> Scope:
     return {**scope, "headers": [*headers, (b"content-length", str(length).encode())]}
 
 
-Layer = Callable[[ASGIApp], ASGIApp]
+class _PerRoute:
+    """The request-signature, response-signature and sealing layers, each applied to the
+    routes whose ``[[routes]]`` entry asks for it; built once the Bastion is open."""
+
+    def __init__(self, app: ASGIApp, holder: _Holder) -> None:
+        self.app, self.holder = app, holder
+        self.stack: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.stack is None:
+            self.stack = self._build(self.holder.get())
+        await self.stack(scope, receive, send)
+
+    def _build(self, guard: Bastion) -> ASGIApp:
+        route_for = guard.gate.route_for
+
+        def sealed(method: str, path: str) -> bool:
+            return route_for(method, path).sealed
+
+        def signs(method: str, path: str) -> bool:
+            return route_for(method, path).sign_responses
+
+        def signed(method: str, path: str) -> bool:
+            return route_for(method, path).require_signature
+
+        stack: ASGIApp = SealedPayloadMiddleware(self.app, guard=guard, applies=sealed)
+        stack = SignedResponseMiddleware(stack, guard=guard, applies=signs)
+        return RequireSignatureMiddleware(stack, guard=guard, applies=signed)
 
 
 def protect(
-    app: ASGIApp,
-    settings: Settings | None = None,
-    *,
-    guard: Bastion | None = None,
-    layers: tuple[Layer, ...] = (),
+    app: ASGIApp, settings: Settings | None = None, *, guard: Bastion | None = None
 ) -> ASGIApp:
     """Wrap ``app``. With ``guard`` (an open :class:`~bastion.Bastion`) the caller owns its
     lifecycle; otherwise one is opened from ``settings`` at lifespan start-up and closed at
-    shutdown. ``layers`` wrap the app inside the gate and outside the body checks."""
+    shutdown."""
     if guard is None and settings is None:
         raise ValueError("protect() needs settings or an open Bastion")
     settings = settings or guard.settings  # type: ignore[union-attr]
     holder = _Holder(settings, guard)
-    inner: ASGIApp = _Body(app, holder)
-    for layer in reversed(layers):
-        inner = layer(inner)
+    inner: ASGIApp = _PerRoute(_Body(app, holder), holder)
     stack: ASGIApp = _Gate(inner, holder)
     stack = ErrorBoundaryMiddleware(stack)
     stack = RequestLimitsMiddleware(stack, settings=settings.server)

@@ -38,8 +38,9 @@ class RequireSignatureMiddleware:
     signature over their method, raw path, query, covered header fields and body
     (``Content-Digest``). The body is buffered up to ``[signing] max_body_bytes`` (413 beyond)
     and replayed to the app; the verified signature is put in ``scope["state"]["signature"]``.
-    When an earlier layer put a principal in ``scope["state"]["principal"]`` (with
-    ``session_id``/``key_id``), the signature must be made with that credential's key."""
+    When an earlier layer put a principal in ``scope["state"]["bastion_principal"]`` (the
+    gate of ``guard.protect``) or ``["principal"]`` (with ``session_id``/``key_id``), the
+    signature must be made with that credential's key."""
 
     def __init__(
         self, app: ASGIApp, *, guard: Bastion, applies: Callable[[str, str], bool]
@@ -64,7 +65,7 @@ class RequireSignatureMiddleware:
             scope.get("query_string", b"").decode("latin-1"),
             combine_headers(scope["headers"]),
         )
-        principal = state.get("principal")
+        principal = state.get("bastion_principal") or state.get("principal")
         try:
             state["signature"] = await self.guard.signatures.verify(
                 request,
