@@ -23,6 +23,7 @@ from bastion.errors import DecryptionFailed, MalformedCiphertext
 __all__ = ["CachedDek", "DekCache"]
 
 _NONCE_END = HEADER_BYTES + 12
+_AAD_CACHE = 4096
 
 
 @dataclass(slots=True, eq=False)
@@ -65,6 +66,8 @@ class DekCache:
         self._by_id: dict[bytes, CachedDek] = {}
         self._active: dict[tuple[str, str], CachedDek] = {}
         self._prefix: dict[bytes, bytes] = {}
+        # Associated data per (key id, context), built once: contexts repeat (a column, a field).
+        self._aad: dict[tuple[bytes, str], bytes] = {}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -79,12 +82,14 @@ class DekCache:
             self._drop(next(iter(self._by_id)))
         self._by_id[dek.id] = dek
         self._prefix[dek.id] = dek.aad_prefix
+        self._aad.clear()
         if active:
             self._active[(dek.subject, dek.purpose)] = dek
 
     def _drop(self, dek_id: bytes) -> None:
         dek = self._by_id.pop(dek_id, None)
         self._prefix.pop(dek_id, None)
+        self._aad.clear()
         if dek is not None and self._active.get((dek.subject, dek.purpose)) is dek:
             del self._active[(dek.subject, dek.purpose)]
 
@@ -117,6 +122,22 @@ class DekCache:
         self._by_id.clear()
         self._active.clear()
         self._prefix.clear()
+        self._aad.clear()
+
+    def _aad_for(self, dek_id: bytes, context: str) -> bytes | None:
+        """The associated data of a value under ``dek_id`` (current header) and ``context``;
+        None when the context is too long for the format."""
+        aad = self._aad.get((dek_id, context))
+        if aad is None:
+            ctx = context.encode()
+            if len(ctx) > MAX_CONTEXT_BYTES:
+                return None
+            if len(self._aad) >= _AAD_CACHE:
+                self._aad.clear()
+            aad = self._aad[(dek_id, context)] = (
+                self._prefix[dek_id] + len(ctx).to_bytes(2, "big") + ctx
+            )
+        return aad
 
     def encrypt(self, plaintext: bytes, subject: str, context: str) -> bytes | None:
         """Encrypt with the cached key of (subject, purpose), or None when the slow path must
@@ -124,12 +145,11 @@ class DekCache:
         dek = self._active.get((subject, context.partition(":")[0]))
         if dek is None or dek.next >= dek.end or dek.expires <= self._now():
             return None
-        ctx = context.encode()
-        if len(ctx) > MAX_CONTEXT_BYTES:
+        aad = self._aad_for(dek.id, context)
+        if aad is None:
             return None
         dek.next += 1
         nonce = os.urandom(12)
-        aad = self._prefix[dek.id] + len(ctx).to_bytes(2, "big") + ctx
         return dek.header + nonce + dek.aead.encrypt(nonce, plaintext, aad)
 
     def seal(self, dek: CachedDek, plaintext: bytes, context_part: bytes) -> bytes:
@@ -152,15 +172,22 @@ class DekCache:
         dek = self._by_id.get(head[5:])
         if dek is None or dek.subject != subject or dek.expires <= self._now():
             return None
-        ctx = context.encode()
         # the header of values written since the last rotation is the cached one
-        prefix = self._prefix[dek.id] if head == dek.header else DOMAIN + head + dek.subject_part
-        try:
-            return dek.aead.decrypt(
-                blob[HEADER_BYTES:_NONCE_END],
-                blob[_NONCE_END:],
-                prefix + len(ctx).to_bytes(2, "big") + ctx,
+        if head == dek.header:
+            aad = self._aad_for(dek.id, context)
+        else:
+            ctx = context.encode()
+            prefix = DOMAIN + head + dek.subject_part
+            aad = (
+                prefix + len(ctx).to_bytes(2, "big") + ctx
+                if len(ctx) <= MAX_CONTEXT_BYTES
+                else None
             )
+        if aad is None:
+            return None
+        view = memoryview(blob)
+        try:
+            return dek.aead.decrypt(view[HEADER_BYTES:_NONCE_END], view[_NONCE_END:], aad)
         except InvalidTag:
             self.on_failure(DecryptionFailed())
             raise DecryptionFailed from None
