@@ -120,7 +120,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             CORSMiddleware,
             allow_origins=list(settings.server.cors_origins),
             allow_credentials=settings.server.cors_allow_credentials,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
             max_age=600,
         )
