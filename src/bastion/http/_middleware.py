@@ -224,6 +224,8 @@ def _is_q(param: bytes) -> bool:
 
 
 def _replay(body: bytes, original: Receive) -> Receive:
+    """A ``receive`` that hands the app ``body`` (already read) in one message, then defers to
+    ``original`` (which reports the client's disconnect)."""
     sent = False
 
     async def receive() -> Message:
@@ -234,6 +236,17 @@ def _replay(body: bytes, original: Receive) -> Receive:
         return await original()
 
     return receive
+
+
+def with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    """``send`` with ``extra`` header fields added to the response start."""
+
+    async def send_wrapper(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return send_wrapper
 
 
 class ErrorBoundaryMiddleware:

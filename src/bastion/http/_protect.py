@@ -30,6 +30,7 @@ from bastion.http._middleware import (
     ErrorBoundaryMiddleware,
     RequestContextMiddleware,
     _replay,
+    with_headers,
 )
 from bastion.http._problems import problem_response, simple_problem
 from bastion.http._sealed import SealedPayloadMiddleware, SignedResponseMiddleware
@@ -138,16 +139,7 @@ class _Gate:
         state["bastion_route"] = route
         state["bastion_request"] = request
         extra = [(k.lower().encode(), v.encode()) for k, v in passage.headers.items()]
-        if not extra:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
+        await self.app(scope, receive, with_headers(send, extra) if extra else send)
 
 
 class _Body:

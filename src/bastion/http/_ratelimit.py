@@ -8,9 +8,10 @@ client network, since a flood is the very thing being refused).
 from __future__ import annotations
 
 from prometheus_client import Counter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bastion.errors import Throttled
+from bastion.http._middleware import with_headers
 from bastion.http._problems import problem_response
 from bastion.monitor import AuditLog, mask_ip
 from bastion.ratelimit import Limiter, RequestFacts
@@ -59,13 +60,4 @@ class RateLimitMiddleware:
             )
             await response(scope, receive, send)
             return
-        if not extra:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
+        await self.app(scope, receive, with_headers(send, extra) if extra else send)

@@ -16,6 +16,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.errors import BastionError, SealedPayloadTooLarge
+from bastion.http._middleware import _replay
 from bastion.http._problems import problem_response
 
 if TYPE_CHECKING:
@@ -61,19 +62,6 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         if len(body) > limit:
             return None
     return bytes(body)
-
-
-def _replay(body: bytes, original: Receive) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await original()
-
-    return receive
 
 
 async def _capture(
