@@ -301,7 +301,9 @@ class RouteSettings(_Section):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        return Match(path=value).path  # the rate-limit policies' rule: starts with '/'
+        if not value.startswith("/"):
+            raise ValueError(f"route pattern {value!r} must start with '/'")
+        return value
 
     @field_validator("methods")
     @classmethod
