@@ -56,6 +56,15 @@ def test_precedence_override_env_file(tmp_path: Path, monkeypatch: pytest.Monkey
         ("[tokens]\nrefresh_reuse_grace_seconds = 30\n", "tokens.refresh_reuse_grace_seconds"),
         ("[sessions]\nidle_timeout_seconds = 90000\n", "sessions"),
         ("nonsense = true\n", "nonsense"),
+        ('[[routes]]\npath = "api/*"\n', "routes.0.path"),
+        ('[[routes]]\npath = "/a"\nmethods = ["FETCH"]\n', "routes.0.methods"),
+        ('[[routes]]\npath = "/a"\nauth = "maybe"\n', "routes.0.auth"),
+        (
+            '[[routes]]\npath = "/a"\nheaders = { "X-A" = "1\\r\\nSet-Cookie: x" }\n',
+            "routes.0.headers",
+        ),
+        ('[[routes]]\npath = "/a"\nbogus = 1\n', "routes.0.bogus"),
+        ('[sanitize]\ntags = "b"\n', "sanitize.tags"),
     ],
 )
 def test_invalid_setting_names_the_key(tmp_path: Path, content: str, key: str) -> None:
