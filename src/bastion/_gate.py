@@ -36,12 +36,14 @@ __all__ = [
     "RateLimited",
     "RequestBlocked",
     "RouteRequest",
+    "header_map",
 ]
 
 DEFAULT_ROUTE = RouteSettings(path="/*")
 """What a request that no ``[[routes]]`` entry matches gets: a credential is required."""
 
 _UA_CACHE = 4096
+_ROUTE_CACHE = 8192
 
 
 @lru_cache(maxsize=_UA_CACHE)
@@ -109,6 +111,19 @@ class Passage:
     headers: Mapping[str, str]
 
 
+def header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI header pairs as one dict by lower-case name. A repeated field is joined, not
+    dropped (``Cookie`` with ``; `` as HTTP/2 splits it, others with ``, ``), so no value
+    escapes inspection by being sent twice."""
+    found: dict[str, str] = {}
+    for key, value in raw:
+        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
+        if name in found:
+            text = found[name] + ("; " if name == "cookie" else ", ") + text
+        found[name] = text
+    return found
+
+
 def _cookies(header: str) -> Iterable[tuple[str, str]]:
     for part in header.split(";"):
         name, sep, value = part.strip().partition("=")
@@ -122,10 +137,20 @@ class Gate:
     def __init__(self, guard: Bastion) -> None:
         self._guard = guard
         self.routes = RouteTable(guard.settings.routes)
+        self._seen: dict[tuple[str, str], RouteSettings] = {}
+        self.signs = any(route.require_signature for route in guard.settings.routes)
+        """Whether any route requires a request signature (else that check is skipped)."""
         warm_up()
 
     def route_for(self, method: str, path: str) -> RouteSettings:
-        return self.routes.match(method, path) or DEFAULT_ROUTE
+        """The route of ``method path``; remembered, since every layer asks and paths repeat."""
+        key = (method, path)
+        route = self._seen.get(key)
+        if route is None:
+            if len(self._seen) >= _ROUTE_CACHE:
+                self._seen.clear()
+            route = self._seen[key] = self.routes.match(method, path) or DEFAULT_ROUTE
+        return route
 
     async def check(self, request: RouteRequest, route: RouteSettings | None = None) -> Passage:
         """Let ``request`` through or raise :class:`Denied` around the refusal

@@ -206,3 +206,15 @@ async def test_envoy_prefix_uses_the_route_policy(client: httpx.AsyncClient) -> 
     assert (await client.delete("/v1/verify/orders/1")).status_code == 401
     blocked = await client.get("/v1/verify/public/a?q=%3Cscript%3Ealert(1)%3C/script%3E")
     assert blocked.status_code == 403
+
+
+@pytest.mark.parametrize("attack_first", [True, False])
+async def test_a_repeated_cookie_field_is_inspected_whole(
+    client: httpx.AsyncClient, attack_first: bool
+) -> None:
+    """HTTP/2 splits cookies into several fields: an attack in any of them is seen."""
+    attack, benign = ("cookie", "q=' UNION SELECT pw FROM u--"), ("cookie", "theme=dark")
+    fields = [attack, benign] if attack_first else [benign, attack]
+    headers = [("x-original-uri", "/public/x"), *fields]
+    r = await client.get("/v1/verify", headers=headers)
+    assert r.status_code == 403

@@ -71,11 +71,8 @@ def create_app(
     if guard is not None:
         app.state.bastion = guard
     register_problem_handlers(app)
-    app.include_router(auth_router)
-    app.include_router(sessions_router)
-    app.include_router(platforms_router)
-    app.include_router(apikeys_router)
-    app.include_router(vault_router)
+    # The hot paths first: routing tries routes in order, so forward auth and the probes are
+    # matched before the API routers.
     app.add_route("/v1/verify", verify_endpoint, methods=["GET", "POST"], include_in_schema=False)
     # Envoy's HTTP ext_authz sends the original method and path below a prefix.
     app.add_route(
@@ -92,6 +89,11 @@ def create_app(
         ("/.well-known/bastion-keys", bastion_keys),
     ):
         app.add_route(path, endpoint, methods=["GET"], include_in_schema=False)
+    app.include_router(auth_router)
+    app.include_router(sessions_router)
+    app.include_router(platforms_router)
+    app.include_router(apikeys_router)
+    app.include_router(vault_router)
     _add_middleware(app, settings)
     if settings.sealing.sign_service_responses:
         app.add_middleware(SignedResponseMiddleware, applies=lambda method, path: True)

@@ -20,7 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion._body import media_kind
-from bastion._gate import Denied, RouteRequest
+from bastion._gate import Denied, RouteRequest, header_map
 from bastion.config import Settings
 from bastion.errors import BastionError
 from bastion.http._client import ClientIP
@@ -122,7 +122,7 @@ class _Gate:
             scope["method"],
             scope["path"],
             scope.get("query_string", b"").decode("latin-1"),
-            Headers(scope=scope),
+            header_map(scope["headers"]),
             state.get("client_ip") or "unknown",
         )
         route = guard.gate.route_for(request.method, request.path)
@@ -247,6 +247,9 @@ class _PerRoute:
         await self.stack(scope, receive, send)
 
     def _build(self, guard: Bastion) -> ASGIApp:
+        routes = guard.settings.routes
+        if not any(r.sealed or r.sign_responses or r.require_signature for r in routes):
+            return self.app  # no route asks for any of them: no layer at all
         route_for = guard.gate.route_for
 
         def sealed(method: str, path: str) -> bool:

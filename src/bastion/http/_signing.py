@@ -131,9 +131,9 @@ async def check_forwarded_signature(request: Request, response: Response) -> Res
     signature made with the key of the credential that was allowed (if any). The gateway
     sends no body: ``Content-Digest`` is covered by the signature but must be compared with
     the body upstream (``bastion.signing.verify_content_digest``)."""
-    if response.status_code != 200:
-        return response
     guard = get_guard(request)
+    if response.status_code != 200 or not guard.gate.signs:
+        return response
     forwarded = forwarded_request(request)
     if forwarded is None:
         return response

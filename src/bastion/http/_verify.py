@@ -16,13 +16,14 @@ Refusals are audited by the gate (sampled where an attacker can repeat them chea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bastion._gate import DEFAULT_ROUTE, Denied, Passage, RouteRequest
+from bastion._gate import DEFAULT_ROUTE, Denied, Passage, RouteRequest, header_map
 from bastion.http._deps import client_ip, get_guard
 from bastion.http._problems import problem_response
 from bastion.http._signing import check_forwarded_signature
@@ -35,9 +36,8 @@ _DENIED = VERIFY.labels("denied")
 _MAX_URI = 16384
 
 
-def _original(request: Request) -> tuple[str, str, str] | None:
+def _original(request: Request, headers: Mapping[str, str]) -> tuple[str, str, str] | None:
     """(method, decoded path, raw query) of the forwarded request, or None if not named."""
-    headers = request.headers
     below = request.path_params.get("path")
     if below is not None:  # Envoy: /v1/verify/<original path>?<original query>
         return request.method, "/" + below, request.url.query
@@ -71,8 +71,9 @@ async def verify_endpoint(request: Request) -> Response:
 async def _verify_route(request: Request) -> Response:
     gate = get_guard(request).gate
     ip = client_ip(request) or "unknown"
-    original = _original(request)
-    headers = request.headers
+    # one pass over the raw header list; the gate then reads a handful of them by name
+    headers = header_map(request.scope["headers"])
+    original = _original(request, headers)
     try:
         if original is None:
             facts = RouteRequest(request.method, "/", "", headers, ip)
