@@ -10,18 +10,17 @@ event (``monitor``). Every refusal is audited; floods are sampled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
+from bastion._gate_inputs import inspect_inputs
 from bastion._principal import Principal, authenticate, bearer_token
 from bastion._require import MissingScope
 from bastion._routes import RouteTable
 from bastion.config import RouteSettings
 from bastion.errors import BastionError, Forbidden, InvalidToken, Throttled
-from bastion.inspect import Verdict, inspect_fields, warm_up
+from bastion.inspect import Verdict, warm_up
 from bastion.monitor import mask_ip
 from bastion.ratelimit import Decision, Policy, RequestFacts
 
@@ -36,28 +35,12 @@ __all__ = [
     "RateLimited",
     "RequestBlocked",
     "RouteRequest",
-    "header_map",
 ]
 
 DEFAULT_ROUTE = RouteSettings(path="/*")
 """What a request that no ``[[routes]]`` entry matches gets: a credential is required."""
 
-_UA_CACHE = 4096
 _ROUTE_CACHE = 8192
-
-
-@lru_cache(maxsize=_UA_CACHE)
-def _user_agent_verdict(value: str) -> Verdict:
-    """User-Agent values repeat across requests (a few browsers and app versions): score each
-    distinct value once."""
-    return inspect_fields((("user-agent", value),))
-
-
-def _worst(a: Verdict | None, b: Verdict | None) -> Verdict | None:
-    if a is None or b is None:
-        return a or b
-    kinds = tuple(dict.fromkeys(a.kinds + b.kinds))
-    return Verdict(a.attack or b.attack, kinds, max(a.score, b.score))
 
 
 class RequestBlocked(Forbidden):
@@ -109,26 +92,6 @@ class Passage:
     route: RouteSettings
     principal: Principal | None
     headers: Mapping[str, str]
-
-
-def header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI header pairs as one dict by lower-case name. A repeated field is joined, not
-    dropped (``Cookie`` with ``; `` as HTTP/2 splits it, others with ``, ``), so no value
-    escapes inspection by being sent twice."""
-    found: dict[str, str] = {}
-    for key, value in raw:
-        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
-        if name in found:
-            text = found[name] + ("; " if name == "cookie" else ", ") + text
-        found[name] = text
-    return found
-
-
-def _cookies(header: str) -> Iterable[tuple[str, str]]:
-    for part in header.split(";"):
-        name, sep, value = part.strip().partition("=")
-        if sep:
-            yield name, value
 
 
 class Gate:
@@ -257,20 +220,7 @@ class Gate:
     def inspect_request(self, route: RouteSettings, request: RouteRequest) -> Verdict | None:
         """Inspect the query string, cookies and the free-text headers; None when there is
         nothing to look at (the common case costs no scoring at all)."""
-        fields: list[tuple[str, str]] = []
-        if request.query:
-            fields.extend(parse_qsl(request.query, keep_blank_values=True))
-        cookie = request.headers.get("cookie")
-        if cookie:
-            fields.extend(_cookies(cookie))
-        referer = request.headers.get("referer")
-        if referer:
-            fields.append(("referer", referer))
-        agent = request.headers.get("user-agent")
-        verdict = _user_agent_verdict(agent) if agent else None
-        if not fields:
-            return verdict
-        return _worst(verdict, inspect_fields(fields, rich_text_fields=route.rich_text))
+        return inspect_inputs(request.query, request.headers, route.rich_text)
 
     async def inspect(
         self, route: RouteSettings, request: RouteRequest, verdict: Verdict | None

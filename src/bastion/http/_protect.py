@@ -20,7 +20,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion._body import media_kind
-from bastion._gate import Denied, RouteRequest, header_map
+from bastion._gate import Denied, RouteRequest
+from bastion._gate_inputs import header_map
 from bastion.config import Settings
 from bastion.errors import BastionError
 from bastion.http._client import ClientIP

@@ -23,7 +23,8 @@ from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bastion._gate import DEFAULT_ROUTE, Denied, Passage, RouteRequest, header_map
+from bastion._gate import DEFAULT_ROUTE, Denied, Passage, RouteRequest
+from bastion._gate_inputs import header_map
 from bastion.http._deps import client_ip, get_guard
 from bastion.http._problems import problem_response
 from bastion.http._signing import check_forwarded_signature
