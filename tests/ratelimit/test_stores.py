@@ -127,3 +127,19 @@ async def test_redis_keys_expire_when_their_tat_passes(clock: ManualClock) -> No
     finally:
         await redis_store.client.delete(*await redis_store.client.keys(prefix + "*"))
         await redis_store.close()
+
+
+async def test_redis_store_reloads_its_script_after_a_script_flush(clock: ManualClock) -> None:
+    """A Redis restart or ``SCRIPT FLUSH`` empties the script cache: the next decision loads
+    the script again instead of failing (and denying) every request."""
+    require_service("Redis", REDIS_URL, 6379)
+    prefix = f"t{uuid.uuid4().hex[:8]}:rl:"
+    redis_store = RedisRateLimitStore.from_url(REDIS_URL, prefix=prefix)
+    try:
+        assert (await redis_store.acquire("k", [TEN_PER_S], 1, _us(clock)))[0]
+        await redis_store.client.script_flush()
+        allowed, (verdict,) = await redis_store.acquire("k", [TEN_PER_S], 1, _us(clock))
+        assert allowed and verdict.remaining == 8  # the first decision's state survived
+    finally:
+        await redis_store.client.delete(*await redis_store.client.keys(prefix + "*"))
+        await redis_store.close()

@@ -45,13 +45,10 @@ def gcra(tat: int | None, now: int, rate: Rate, cost: int) -> Verdict:
     base = now if tat is None or tat < now else tat
     new_tat = base + interval * cost
     headroom = now - (new_tat - tolerance)
-    if headroom < 0:
-        return Verdict(
-            allowed=False,
-            tat=base,
-            remaining=max(0, (now - (base - tolerance)) // interval),
-            reset_after_us=base - now,
-            retry_after_us=-headroom,
+    if headroom < 0:  # refused: built positionally too, since floods take this path
+        spare = now - (base - tolerance)
+        return _verdict(
+            Verdict, (False, base, spare // interval if spare > 0 else 0, base - now, -headroom)
         )
     return _verdict(Verdict, (True, new_tat, headroom // interval, new_tat - now, 0))
 
