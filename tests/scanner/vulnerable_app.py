@@ -71,6 +71,7 @@ class VulnerableApp:
         self.generation: dict[str, int] = {}
         self.nonces: set[str] = set()
         self.buckets = {"login": Bucket(30, 15), "search": Bucket(30, 15)}
+        self.hsts = "max-age=63072000; includeSubDomains"  # sent over https only
         routes = [
             Route("/", self.root, methods=["GET", "TRACE"] if "http.trace" in flaws else ["GET"]),
             Route("/v1/auth/register", self.register, methods=["POST"]),
@@ -95,14 +96,17 @@ class VulnerableApp:
 
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + self._headers(origin)
+                extra = self._headers(origin, https=scope.get("scheme") == "https")
+                message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
         await self.inner(scope, receive, with_headers)
 
-    def _headers(self, origin: str) -> list[tuple[bytes, bytes]]:
+    def _headers(self, origin: str, *, https: bool) -> list[tuple[bytes, bytes]]:
         f = self.flaws
         out: dict[str, str] = {}
+        if https and "transport.hsts" not in f:
+            out["strict-transport-security"] = self.hsts
         frame = "" if "headers.frame" in f else "; frame-ancestors 'none'"
         if "headers.csp" not in f:
             out["content-security-policy"] = "default-src 'none'" + frame

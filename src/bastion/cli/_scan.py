@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from bastion.cli._common import err_console
 from bastion.cli._scan_output import banner, write_report
 from bastion.errors import ScanRefused
-from bastion.scanner import CheckResult, Report, ScanOptions, Severity, check_target, plan, run_scan
+from bastion.scanner import (
+    CheckResult,
+    Report,
+    ScanOptions,
+    Severity,
+    check_target,
+    plan,
+    run_scan,
+    trust_context,
+)
 
 __all__ = ["scan"]
 
@@ -94,7 +104,12 @@ def scan(
     signing_key_env: Annotated[str | None, typer.Option(help="Env var: the signing key.")] = None,
     only: Annotated[Repeat, typer.Option(help="Run only these check ids/prefixes.")] = None,
     skip: Annotated[Repeat, typer.Option(help="Skip these check ids/prefixes.")] = None,
-    ca_file: Annotated[Path | None, typer.Option(help="Trust this CA bundle.")] = None,
+    ca_file: Annotated[
+        Path | None, typer.Option(help="Also trust the CA certificates in this PEM bundle.")
+    ] = None,
+    http_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port probed for the http:// redirect.")
+    ] = 80,
     format: Annotated[str, typer.Option("--format", help="table, json, sarif or html.")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Report file.")] = None,
     fail_on: Annotated[str, typer.Option(help="Exit 1 at this severity or above.")] = "high",
@@ -115,6 +130,12 @@ def scan(
     except ValueError as exc:
         err_console.print(f"[red]--fail-on:[/red] {exc}")
         raise typer.Exit(EXIT_USAGE) from None
+    if ca_file is not None:
+        try:
+            trust_context(str(ca_file))
+        except (OSError, ssl.SSLError):
+            err_console.print("[red]--ca-file:[/red] not a readable PEM bundle of CA certificates")
+            raise typer.Exit(EXIT_USAGE) from None
     options = ScanOptions(
         target=url, allow_hosts=tuple(allow_host or ()), username=user,
         password=_env(password_env, "--password-env"),
@@ -129,7 +150,7 @@ def scan(
         jwt_wordlist=str(jwt_wordlist) if jwt_wordlist else None,
         signing_key=_env(signing_key_env, "--signing-key-env"),
         only=tuple(only or ()), skip=tuple(skip or ()),
-        verify_tls=str(ca_file) if ca_file else True,
+        verify_tls=str(ca_file) if ca_file else True, http_port=http_port,
     )  # fmt: skip
     try:
         check_target(options.target, options.allow_hosts)

@@ -20,6 +20,7 @@ from bastion.scanner import (  # noqa: F401  (importing registers the checks)
     _checks_transport,
 )
 from bastion.scanner._client import BudgetExhausted as BudgetExhausted
+from bastion.scanner._client import trust_context as trust_context
 from bastion.scanner._model import CheckResult as CheckResult
 from bastion.scanner._model import Finding as Finding
 from bastion.scanner._model import Report as Report
@@ -55,4 +56,5 @@ __all__ = [
     "to_html",
     "to_json",
     "to_sarif",
+    "trust_context",
 ]

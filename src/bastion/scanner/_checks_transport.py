@@ -7,9 +7,11 @@ import asyncio
 import re
 import socket
 import ssl
+import warnings
 
 import httpx
 
+from bastion.scanner._client import trust_context
 from bastion.scanner._context import ScanContext
 from bastion.scanner._model import Severity
 from bastion.scanner._registry import Findings, NotApplicable, check
@@ -57,7 +59,8 @@ async def plain_http(ctx: ScanContext, out: Findings) -> None:
 )
 async def https_redirect(ctx: ScanContext, out: Findings) -> None:
     url = _https_only(ctx)
-    plain = url.copy_with(scheme="http", port=None)
+    port = ctx.options.http_port
+    plain = url.copy_with(scheme="http", port=None if port == 80 else port)
     try:
         probe = await ctx.send("GET", str(plain.copy_with(path="/")))
     except httpx.TransportError:
@@ -114,8 +117,11 @@ async def tls_versions(ctx: ScanContext, out: Findings) -> None:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         try:
-            context.minimum_version = version
-            context.maximum_version = version
+            with warnings.catch_warnings():
+                # Offering the deprecated versions is the point of this probe.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                context.minimum_version = version
+                context.maximum_version = version
             context.set_ciphers("ALL:@SECLEVEL=0")
         except (ValueError, ssl.SSLError):
             continue  # this OpenSSL cannot offer it; nothing to learn
@@ -140,7 +146,7 @@ async def certificate(ctx: ScanContext, out: Findings) -> None:
     url = _https_only(ctx)
     port = url.port or 443
     verify = ctx.options.verify_tls
-    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    context = trust_context(verify if isinstance(verify, str) else None)
     await ctx.client.take_slot()
     try:
         done = await asyncio.to_thread(_handshake, url.host, port, context)

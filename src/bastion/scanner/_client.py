@@ -10,6 +10,7 @@ or ``httpx.ASGITransport`` in tests).
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +19,22 @@ import httpx
 
 from bastion.infra import Clock, SystemClock
 
-__all__ = ["BudgetExhausted", "Probe", "ScanClient"]
+__all__ = ["BudgetExhausted", "Probe", "ScanClient", "trust_context"]
 
 USER_AGENT = "bastion-scan/0.1 (security self-test)"
 BODY_LIMIT = 256 * 1024
 MAX_THROTTLE_WAIT = 5.0
+
+
+def trust_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A verifying TLS client context: the system's trust store, plus the CA certificates in
+    ``ca_file`` (a PEM bundle, e.g. a staging environment's private CA) when given.
+    Verification is never switched off; an unreadable or malformed bundle raises
+    ``OSError`` or ``ssl.SSLError``."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 class BudgetExhausted(Exception):
@@ -91,7 +103,7 @@ class ScanClient:
             transport=transport,
             timeout=timeout,
             follow_redirects=False,
-            verify=verify,
+            verify=trust_context(verify) if isinstance(verify, str) else verify,
             headers={"user-agent": USER_AGENT},
         )
 

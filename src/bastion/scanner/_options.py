@@ -11,7 +11,9 @@ __all__ = ["ScanOptions"]
 class ScanOptions:
     """Every path is an option, so the scanner works against backends other than Bastion;
     the defaults are Bastion's public paths. Limits have safe defaults: at most
-    ``max_requests`` requests, at most ``rate`` per second."""
+    ``max_requests`` requests, at most ``rate`` per second. ``verify_tls`` is ``True`` or the
+    path of an extra CA bundle to trust (``--ca-file``); ``http_port`` is where plain
+    ``http://`` is probed for the redirect to https."""
 
     target: str
     allow_hosts: tuple[str, ...] = ()
@@ -41,6 +43,7 @@ class ScanOptions:
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
     verify_tls: bool | str = True
+    http_port: int = 80
 
     def selects(self, check_id: str) -> bool:
         """True when ``check_id`` is chosen by ``only`` (prefixes) and not by ``skip``."""

@@ -75,7 +75,11 @@ async def run_scan(
 async def _run_all(ctx: ScanContext, checks: list[Check], report: Report, notify: Progress) -> None:
     try:
         notify("setup", None, 0, len(checks))
-        ctx.cache["setup_notes"] = await ctx.setup()
+        try:
+            ctx.cache["setup_notes"] = await ctx.setup()
+        except httpx.HTTPError as exc:
+            # e.g. an untrusted certificate: the transport checks still report why.
+            ctx.cache["setup_notes"] = [f"setup failed ({type(exc).__name__}): no session"]
         for index, (spec, result) in enumerate(zip(checks, report.results, strict=True)):
             notify("start", result, index, len(checks))
             await _run_one(ctx, spec, result, report)
