@@ -7,6 +7,7 @@ Bastion on ``app.state``, so no start-up is needed. The socket peer is ``203.0.1
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -108,3 +109,21 @@ def assert_problem(
 
 def error_fields(body: dict[str, Any]) -> set[str]:
     return {e["field"] for e in body.get("errors", [])}
+
+
+async def signed_in(guard: Any, name: str = "alice") -> Any:
+    """Register ``name`` and log in: the :class:`~bastion.sessions.TokenPair`."""
+    from bastion.sessions import DeviceInfo, TokenPair
+
+    await guard.identity.register(name, PASSWORD)
+    pair = await guard.identity.login(name, PASSWORD, DeviceInfo(ip="198.51.100.1"))
+    assert isinstance(pair, TokenPair)
+    return pair
+
+
+@asynccontextmanager
+async def protected_client(guard: Any, app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of ``guard.protect(app)``, from one fixed client address."""
+    transport = httpx.ASGITransport(app=guard.protect(app), client=("203.0.113.5", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        yield client

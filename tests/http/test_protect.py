@@ -19,9 +19,8 @@ from starlette.routing import Route
 from bastion import Bastion
 from bastion.http import protect
 from bastion.infra import ManualClock
-from bastion.sessions import DeviceInfo, TokenPair
 from tests.conftest import make_settings
-from tests.http.conftest import PASSWORD, PROBLEM
+from tests.http.conftest import PROBLEM, protected_client, signed_in
 
 ROUTES = [
     {"path": "/public/*", "auth": "none"},
@@ -78,23 +77,15 @@ async def guard(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def client(guard: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=guard.protect(APP), client=("203.0.113.5", 1))
-    async with httpx.AsyncClient(transport=transport, base_url="http://app") as c:
+    async with protected_client(guard, APP) as c:
         yield c
-
-
-async def _pair(guard: Any) -> TokenPair:
-    await guard.identity.register("alice", PASSWORD)
-    pair = await guard.identity.login("alice", PASSWORD, DeviceInfo(ip="198.51.100.1"))
-    assert isinstance(pair, TokenPair)
-    return pair
 
 
 async def test_unmatched_routes_require_a_credential(client: httpx.AsyncClient, guard: Any) -> None:
     r = await client.get("/account")
     assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
     assert r.headers["www-authenticate"].startswith("Bearer")
-    pair = await _pair(guard)
+    pair = await signed_in(guard)
     ok = await client.get("/account", headers={"Authorization": f"Bearer {pair.access_token}"})
     assert ok.status_code == 200 and ok.json()["subject"] is not None
 

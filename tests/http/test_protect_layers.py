@@ -18,10 +18,10 @@ from starlette.routing import Route
 from bastion import Bastion
 from bastion.crypto import SealedClient, verify_response
 from bastion.infra import ManualClock
-from bastion.sessions import DeviceInfo, TokenPair
+from bastion.sessions import TokenPair
 from bastion.signing import sign_request
 from tests.conftest import make_settings
-from tests.http.conftest import PASSWORD, PROBLEM
+from tests.http.conftest import PROBLEM, protected_client, signed_in
 
 ROUTES = [
     {"path": "/pay/*", "require_signature": True},
@@ -48,16 +48,8 @@ async def guard(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def client(guard: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=guard.protect(APP), client=("203.0.113.5", 1))
-    async with httpx.AsyncClient(transport=transport, base_url="http://app") as c:
+    async with protected_client(guard, APP) as c:
         yield c
-
-
-async def _session(guard: Any) -> TokenPair:
-    await guard.identity.register("alice", PASSWORD)
-    pair = await guard.identity.login("alice", PASSWORD, DeviceInfo(ip="198.51.100.1"))
-    assert isinstance(pair, TokenPair)
-    return pair
 
 
 def _signed(guard: Any, pair: TokenPair, clock: ManualClock, body: bytes) -> dict[str, str]:
@@ -79,7 +71,7 @@ def _signed(guard: Any, pair: TokenPair, clock: ManualClock, body: bytes) -> dic
 async def test_a_signed_request_passes_and_a_replay_or_tamper_does_not(
     client: httpx.AsyncClient, guard: Any, clock: ManualClock
 ) -> None:
-    pair = await _session(guard)
+    pair = await signed_in(guard)
     body = b'{"amount": 5}'
     headers = _signed(guard, pair, clock, body)
     ok = await client.post("/pay/orders", content=body, headers=headers)

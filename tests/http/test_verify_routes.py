@@ -13,9 +13,8 @@ import pytest
 from bastion import Bastion
 from bastion.http import create_app
 from bastion.infra import ManualClock
-from bastion.sessions import DeviceInfo, TokenPair
 from tests.conftest import make_settings
-from tests.http.conftest import PASSWORD, PROBLEM
+from tests.http.conftest import PROBLEM, signed_in
 
 ROUTES = [
     {"path": "/public/*", "auth": "none"},
@@ -44,13 +43,6 @@ async def client(routed: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(guard=routed), client=("203.0.113.9", 1))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
-
-
-async def _pair(guard: Any, name: str = "alice") -> TokenPair:
-    await guard.identity.register(name, PASSWORD)
-    pair = await guard.identity.login(name, PASSWORD, DeviceInfo(ip="198.51.100.1"))
-    assert isinstance(pair, TokenPair)
-    return pair
 
 
 def nginx(uri: str, method: str = "GET", **extra: str) -> dict[str, str]:
@@ -83,7 +75,7 @@ async def test_optional_auth_checks_a_credential_only_when_sent(
     assert (await client.get("/v1/verify", headers=nginx("/maybe/x"))).status_code == 200
     bad = nginx("/maybe/x", Authorization="Bearer forged")
     assert (await client.get("/v1/verify", headers=bad)).status_code == 401
-    pair = await _pair(routed)
+    pair = await signed_in(routed)
     good = nginx("/maybe/x", Authorization=f"Bearer {pair.access_token}")
     r = await client.get("/v1/verify", headers=good)
     assert r.status_code == 200 and r.headers["x-bastion-session"] == pair.session_id
@@ -110,7 +102,7 @@ async def test_scopes_per_route_and_method_name_the_missing_scope(
 async def test_rate_limit_keyed_by_user_applies_to_the_forwarded_route(
     client: httpx.AsyncClient, routed: Any, clock: ManualClock
 ) -> None:
-    alice, bob = await _pair(routed, "alice"), await _pair(routed, "bob")
+    alice, bob = await signed_in(routed, "alice"), await signed_in(routed, "bob")
     as_alice = {"Authorization": f"Bearer {alice.access_token}"}
     as_bob = {"Authorization": f"Bearer {bob.access_token}"}
     # Tokens carry no orders scope: the limit is spent before the scope check refuses.
