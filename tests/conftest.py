@@ -92,6 +92,17 @@ async def recreate_pg_database(name: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
+async def drop_pg_database(name: str) -> None:
+    """Drop a database made by :func:`recreate_pg_database` (connections closed by force)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 def _worker_database_name() -> str:
     """One database per xdist worker and per test run (two runs on one machine never share)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -111,16 +122,7 @@ def _drop_worker_database() -> Iterator[None]:
         return
     import asyncio
 
-    import asyncpg
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{_worker_database_name()}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+    asyncio.run(drop_pg_database(_worker_database_name()))
 
 
 async def postgres_url() -> str:

@@ -15,7 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_URL, REDIS_URL, recreate_pg_database, require_service
+from tests.conftest import (
+    POSTGRES_URL,
+    REDIS_URL,
+    drop_pg_database,
+    recreate_pg_database,
+    require_service,
+)
 
 
 @dataclass
@@ -25,6 +31,8 @@ class Server:
     env: dict[str, str]
     process: subprocess.Popen[bytes]
     log: Path
+    pg_database: str | None = None
+    """The per-server PostgreSQL database, dropped when the server stops."""
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``bastion ARGS`` against the same data dir / database as the server."""
@@ -54,15 +62,15 @@ def _pg_database_for(name: str) -> str:
 
 def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = None) -> Server:
     port = _free_port()
+    pg_database: str | None = None
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASTION_")}
     env.update({"BASTION_DATA_DIR": str(tmp / "data"), "PYTHONUNBUFFERED": "1"})
     if backend == "postgres-redis":
         require_service("PostgreSQL", POSTGRES_URL, 5432)
         require_service("Redis", REDIS_URL, 6379)
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        env["BASTION_DATABASE__URL"] = _pg_database_for(
-            f"bastion_e2e_{worker}_{uuid.uuid4().hex[:6]}"
-        )
+        pg_database = f"bastion_e2e_{worker}_{uuid.uuid4().hex[:6]}"
+        env["BASTION_DATABASE__URL"] = _pg_database_for(pg_database)
         env["BASTION_REDIS__URL"] = REDIS_URL
         env["BASTION_REDIS__PREFIX"] = f"e2e{uuid.uuid4().hex[:8]}:"
     env.update(extra_env or {})
@@ -73,7 +81,7 @@ def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = Non
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    server = Server(f"http://127.0.0.1:{port}", tmp / "data", env, process, log)
+    server = Server(f"http://127.0.0.1:{port}", tmp / "data", env, process, log, pg_database)
     _wait_ready(server)
     return server
 
@@ -99,6 +107,11 @@ def stop_server(server: Server) -> None:
         server.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         server.process.kill()
+        server.process.wait(timeout=15)
+    if server.pg_database is not None:
+        import asyncio
+
+        asyncio.run(drop_pg_database(server.pg_database))
 
 
 @pytest.fixture(scope="module", params=["sqlite-memory", "postgres-redis"])
