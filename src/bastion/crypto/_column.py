@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import LargeBinary, Table, select, type_coerce, update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 
@@ -101,10 +102,8 @@ class EncryptedColumn(TypeDecorator[Any]):
                 blob = await_only(
                     crypto.encrypt(value.value, subject=value.subject, context=context)
                 )
-            except Exception as exc:
-                if type(exc).__name__ == "MissingGreenlet":
-                    raise ConfigError("EncryptedColumn needs SQLAlchemy's asyncio engine") from None
-                raise
+            except MissingGreenlet:
+                raise ConfigError("EncryptedColumn needs SQLAlchemy's asyncio engine") from None
         return blob
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Encrypted | None:

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bastion._body import media_kind
 from bastion._gate import Denied, RouteRequest
 from bastion._gate_inputs import header_map
-from bastion.config import Settings
+from bastion.config import RouteSettings, Settings
 from bastion.errors import BastionError
 from bastion.http._client import ClientIP
 from bastion.http._limits import RequestLimitsMiddleware
@@ -85,15 +85,18 @@ class _Headers:
 
     def __init__(self, app: ASGIApp, holder: _Holder) -> None:
         self.app, self.holder = app, holder
+        self._encoded: dict[int, tuple[RouteSettings, list[tuple[bytes, bytes]]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         route = self.holder.get().gate.route_for(scope["method"], scope["path"])
-        overrides = [
-            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in route.headers.items()
-        ]
+        cached = self._encoded.get(id(route))
+        if cached is None or cached[0] is not route:  # encoded once per route entry
+            encoded = [(k.lower().encode(), v.encode("latin-1")) for k, v in route.headers.items()]
+            cached = self._encoded[id(route)] = (route, encoded)
+        overrides = cached[1]
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":

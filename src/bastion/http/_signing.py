@@ -108,21 +108,21 @@ class RequireSignatureMiddleware:
 
 
 def forwarded_request(request: Request) -> tuple[str, str] | None:
-    """The original ``(method, raw target)`` a gateway asks about: ``X-Forwarded-Method`` /
-    ``X-Original-Method`` with ``X-Forwarded-Uri`` / ``X-Original-URI`` (nginx, Traefik), or
-    the method and the path below ``/v1/verify`` (Envoy). None when the gateway sent neither."""
+    """The original ``(method, raw target)`` a gateway asks about, the one reading of it that
+    ``/v1/verify`` and the signature check share: the method and the path below
+    ``/v1/verify/`` (Envoy, set by the proxy itself, so it comes first), else
+    ``X-Forwarded-Method`` / ``X-Original-Method`` (default ``GET``) with ``X-Forwarded-Uri`` /
+    ``X-Original-URI`` (nginx, Traefik). None when the gateway named no original request."""
+    raw = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+    if raw.startswith(VERIFY_PREFIX + "/"):
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        return request.method, raw[len(VERIFY_PREFIX) :] + (f"?{query}" if query else "")
     headers = request.headers
     target = headers.get("x-forwarded-uri") or headers.get("x-original-uri")
-    method = headers.get("x-forwarded-method") or headers.get("x-original-method")
-    path = request.scope.get("raw_path") or request.url.path.encode()
-    raw = path.decode("latin-1")
-    if target is None and raw.startswith(VERIFY_PREFIX + "/"):
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        target = raw[len(VERIFY_PREFIX) :] + (f"?{query}" if query else "")
-        method = method or request.method
-    if target is None or not target.startswith("/"):
+    if target is None:
         return None
-    return (method or "GET").upper(), target  # as the gate reads it: no method means GET
+    method = headers.get("x-forwarded-method") or headers.get("x-original-method") or "GET"
+    return method.upper(), target
 
 
 async def check_forwarded_signature(request: Request, response: Response) -> Response:

@@ -16,7 +16,6 @@ Refusals are audited by the gate (sampled where an attacker can repeat them chea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from urllib.parse import unquote
 
 from prometheus_client import Counter
@@ -27,7 +26,7 @@ from bastion._gate import DEFAULT_ROUTE, Denied, Passage, RouteRequest
 from bastion._gate_inputs import header_map
 from bastion.http._deps import client_ip, get_guard
 from bastion.http._problems import problem_response
-from bastion.http._signing import check_forwarded_signature
+from bastion.http._signing import check_forwarded_signature, forwarded_request
 
 __all__ = ["verify_endpoint"]
 
@@ -37,17 +36,14 @@ _DENIED = VERIFY.labels("denied")
 _MAX_URI = 16384
 
 
-def _original(request: Request, headers: Mapping[str, str]) -> tuple[str, str, str] | None:
+def _original(request: Request) -> tuple[str, str, str] | None:
     """(method, decoded path, raw query) of the forwarded request, or None if not named."""
-    below = request.path_params.get("path")
-    if below is not None:  # Envoy: /v1/verify/<original path>?<original query>
-        return request.method, "/" + below, request.url.query
-    uri = headers.get("x-forwarded-uri") or headers.get("x-original-uri")
-    if uri is None:
+    forwarded = forwarded_request(request)
+    if forwarded is None:
         return None
-    method = headers.get("x-forwarded-method") or headers.get("x-original-method") or "GET"
-    path, _, query = uri[:_MAX_URI].partition("?")
-    return method.upper(), unquote(path.partition("#")[0]) or "/", query
+    method, target = forwarded
+    path, _, query = target[:_MAX_URI].partition("?")
+    return method, unquote(path.partition("#")[0]) or "/", query
 
 
 def _allowed(passage: Passage) -> Response:
@@ -74,7 +70,7 @@ async def _verify_route(request: Request) -> Response:
     ip = client_ip(request) or "unknown"
     # one pass over the raw header list; the gate then reads a handful of them by name
     headers = header_map(request.scope["headers"])
-    original = _original(request, headers)
+    original = _original(request)
     try:
         if original is None:
             facts = RouteRequest(request.method, "/", "", headers, ip)
