@@ -20,7 +20,7 @@ from bastion._require import MissingScope
 from bastion._routes import RouteTable
 from bastion.config import RouteSettings
 from bastion.errors import BastionError, Forbidden, InvalidToken, Throttled
-from bastion.inspect import Verdict, warm_up
+from bastion.inspect import Verdict
 from bastion.monitor import mask_ip
 from bastion.ratelimit import Decision, Policy, RequestFacts
 
@@ -103,7 +103,6 @@ class Gate:
         self._seen: dict[tuple[str, str], RouteSettings] = {}
         self.signs = any(route.require_signature for route in guard.settings.routes)
         """Whether any route requires a request signature (else that check is skipped)."""
-        warm_up()
 
     def route_for(self, method: str, path: str) -> RouteSettings:
         """The route of ``method path``; remembered, since every layer asks and paths repeat."""

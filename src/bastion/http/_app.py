@@ -32,6 +32,7 @@ from bastion.http._routes_vault import router as vault_router
 from bastion.http._sealed import SignedResponseMiddleware
 from bastion.http._verify import verify_endpoint
 from bastion.infra import Clock
+from bastion.inspect import warm_up
 
 __all__ = ["create_app"]
 
@@ -52,6 +53,7 @@ def create_app(
             yield
             return
         opened = await Bastion.open(settings, clock=clock, background=True)
+        warm_up()  # compile the inspection prefilter now, not on the first inspected request
         app.state.bastion = opened
         await opened.audit.record("service.start", "success", details={"version": __version__})
         try:

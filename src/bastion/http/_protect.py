@@ -36,6 +36,7 @@ from bastion.http._middleware import (
 from bastion.http._problems import problem_response, simple_problem
 from bastion.http._sealed import SealedPayloadMiddleware, SignedResponseMiddleware
 from bastion.http._signing import RequireSignatureMiddleware
+from bastion.inspect import warm_up
 
 if TYPE_CHECKING:
     from bastion._facade import Bastion
@@ -72,6 +73,7 @@ class _Lifespan:
             message = await receive()
             if message["type"] == "lifespan.startup" and self.holder.guard is None:
                 self.holder.guard = await Bastion.open(self.holder.settings, background=True)
+                warm_up()  # the inspection prefilter, compiled before the first request
             elif message["type"] == "lifespan.shutdown" and self.holder.guard is not None:
                 await self.holder.guard.close()
                 self.holder.guard = None
