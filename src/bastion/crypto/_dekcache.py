@@ -12,18 +12,18 @@ no key ever encrypts more than the configured cap, across all processes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bastion.crypto._envelope import DOMAIN, FORMAT_V1, HEADER_BYTES, MAX_CONTEXT_BYTES, OVERHEAD
-from bastion.crypto._primitives import AESGCM, InvalidTag
+from bastion.crypto._primitives import AESGCM, InvalidTag, pooled_nonce, random_nonce
 from bastion.errors import DecryptionFailed, MalformedCiphertext
 
 __all__ = ["CachedDek", "DekCache"]
 
 _NONCE_END = HEADER_BYTES + 12
-_AAD_CACHE = 4096
+# The u16 length prefixes of every allowed context length, built once.
+_LENGTH = [n.to_bytes(2, "big") for n in range(MAX_CONTEXT_BYTES + 1)]
 
 
 @dataclass(slots=True, eq=False)
@@ -41,6 +41,7 @@ class CachedDek:
     expires: float
     next: int = 0
     end: int = 0
+    prefix: bytes = b""
 
     def __repr__(self) -> str:
         return f"CachedDek(id={self.id.hex()!r}, purpose={self.purpose!r})"
@@ -52,7 +53,12 @@ class CachedDek:
 
 class DekCache:
     """Bounded, expiring map of DEK id -> key, plus the key each (subject, purpose) encrypts
-    with. All methods run on the event loop thread (no locks)."""
+    with. All methods run on the event loop thread (no locks).
+
+    The fast paths build the associated data from a per-key prefix (domain, header, subject)
+    and the context's length-prefixed bytes; nothing per context is cached, because contexts
+    usually name a record and rarely repeat.
+    """
 
     def __init__(
         self,
@@ -64,33 +70,37 @@ class DekCache:
     ) -> None:
         self._now, self._size, self.ttl, self.on_failure = monotonic, size, ttl, on_failure
         self._by_id: dict[bytes, CachedDek] = {}
+        # The same keys by the header of values written under them since the last rotation,
+        # so decryption finds the key with the 21 bytes it slices off anyway.
+        self._by_head: dict[bytes, CachedDek] = {}
         self._active: dict[tuple[str, str], CachedDek] = {}
-        self._prefix: dict[bytes, bytes] = {}
-        # Associated data per (key id, context), built once: contexts repeat (a column, a field).
-        self._aad: dict[tuple[bytes, str], bytes] = {}
 
     def __len__(self) -> int:
         return len(self._by_id)
 
     def put(self, dek: CachedDek, *, active: bool) -> None:
         dek.expires = self._now() + self.ttl
-        old = self._by_id.pop(dek.id, None)
-        if old is not None and not active and old.end > old.next:
-            dek.next, dek.end = old.next, old.end  # keep a live reservation
-            active = self._active.get((old.subject, old.purpose)) is old
+        dek.prefix = dek.aad_prefix
+        old = self._by_id.get(dek.id)
+        if old is not None:
+            if not active and old.end > old.next:
+                dek.next, dek.end = old.next, old.end  # keep a live reservation
+                active = self._active.get((old.subject, old.purpose)) is old
+            self._drop(dek.id)
         while len(self._by_id) >= self._size:
             self._drop(next(iter(self._by_id)))
         self._by_id[dek.id] = dek
-        self._prefix[dek.id] = dek.aad_prefix
-        self._aad.clear()
+        self._by_head[dek.header] = dek
         if active:
             self._active[(dek.subject, dek.purpose)] = dek
 
     def _drop(self, dek_id: bytes) -> None:
         dek = self._by_id.pop(dek_id, None)
-        self._prefix.pop(dek_id, None)
-        self._aad.clear()
-        if dek is not None and self._active.get((dek.subject, dek.purpose)) is dek:
+        if dek is None:
+            return
+        if self._by_head.get(dek.header) is dek:
+            del self._by_head[dek.header]
+        if self._active.get((dek.subject, dek.purpose)) is dek:
             del self._active[(dek.subject, dek.purpose)]
 
     def get(self, dek_id: bytes) -> CachedDek | None:
@@ -120,24 +130,8 @@ class DekCache:
 
     def clear(self) -> None:
         self._by_id.clear()
+        self._by_head.clear()
         self._active.clear()
-        self._prefix.clear()
-        self._aad.clear()
-
-    def _aad_for(self, dek_id: bytes, context: str) -> bytes | None:
-        """The associated data of a value under ``dek_id`` (current header) and ``context``;
-        None when the context is too long for the format."""
-        aad = self._aad.get((dek_id, context))
-        if aad is None:
-            ctx = context.encode()
-            if len(ctx) > MAX_CONTEXT_BYTES:
-                return None
-            if len(self._aad) >= _AAD_CACHE:
-                self._aad.clear()
-            aad = self._aad[(dek_id, context)] = (
-                self._prefix[dek_id] + len(ctx).to_bytes(2, "big") + ctx
-            )
-        return aad
 
     def encrypt(self, plaintext: bytes, subject: str, context: str) -> bytes | None:
         """Encrypt with the cached key of (subject, purpose), or None when the slow path must
@@ -145,17 +139,24 @@ class DekCache:
         dek = self._active.get((subject, context.partition(":")[0]))
         if dek is None or dek.next >= dek.end or dek.expires <= self._now():
             return None
-        aad = self._aad_for(dek.id, context)
-        if aad is None:
+        ctx = context.encode()
+        if len(ctx) > MAX_CONTEXT_BYTES:
             return None
         dek.next += 1
-        nonce = os.urandom(12)
-        return dek.header + nonce + dek.aead.encrypt(nonce, plaintext, aad)
+        try:
+            nonce = pooled_nonce()
+        except IndexError:
+            nonce = random_nonce()
+        return (
+            dek.header
+            + nonce
+            + dek.aead.encrypt(nonce, plaintext, dek.prefix + _LENGTH[len(ctx)] + ctx)
+        )
 
     def seal(self, dek: CachedDek, plaintext: bytes, context_part: bytes) -> bytes:
         """Encrypt with ``dek`` (slow path: the caller has reserved a message number)."""
         dek.next += 1
-        nonce = os.urandom(12)
+        nonce = random_nonce()
         aad = DOMAIN + dek.header + dek.subject_part + context_part
         return dek.header + nonce + dek.aead.encrypt(nonce, plaintext, aad)
 
@@ -169,25 +170,23 @@ class DekCache:
             self.on_failure(MalformedCiphertext())
             raise MalformedCiphertext
         head = blob[:HEADER_BYTES]
-        dek = self._by_id.get(head[5:])
-        if dek is None or dek.subject != subject or dek.expires <= self._now():
-            return None
-        # the header of values written since the last rotation is the cached one
-        if head == dek.header:
-            aad = self._aad_for(dek.id, context)
-        else:
-            ctx = context.encode()
+        dek = self._by_head.get(head)
+        if dek is not None:
+            prefix = dek.prefix
+        else:  # written before the last rotation: same key, older header
+            dek = self._by_id.get(head[5:])
+            if dek is None:
+                return None
             prefix = DOMAIN + head + dek.subject_part
-            aad = (
-                prefix + len(ctx).to_bytes(2, "big") + ctx
-                if len(ctx) <= MAX_CONTEXT_BYTES
-                else None
-            )
-        if aad is None:
+        if dek.subject != subject or dek.expires <= self._now():
             return None
-        view = memoryview(blob)
+        ctx = context.encode()
+        if len(ctx) > MAX_CONTEXT_BYTES:
+            return None
         try:
-            return dek.aead.decrypt(view[HEADER_BYTES:_NONCE_END], view[_NONCE_END:], aad)
+            return dek.aead.decrypt(
+                blob[HEADER_BYTES:_NONCE_END], blob[_NONCE_END:], prefix + _LENGTH[len(ctx)] + ctx
+            )
         except InvalidTag:
             self.on_failure(DecryptionFailed())
             raise DecryptionFailed from None
