@@ -32,6 +32,8 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
+	-$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]' || \
+		echo "libinjection-python did not install: bench_inspect.py prints our figures only"
 	$(BIN)/python bench/bench_verify_http.py
 	$(BIN)/python bench/bench_token_verify.py
 	$(BIN)/python bench/bench_login_http.py
