@@ -47,7 +47,7 @@ from bastion.infra import (
     configure_logging,
     migrate,
 )
-from bastion.monitor import AuditLog
+from bastion.monitor import AuditLog, MetricsAccess
 from bastion.platforms import PlatformAccounts, PlatformLogins
 from bastion.ratelimit import (
     Limiter,
@@ -157,6 +157,10 @@ class Bastion:
         self.platform_accounts = PlatformAccounts(self.platforms)
         self.apikeys = ApiKeys(db, hot, clock, master, self.audit)
         self.limiter = _limiter(settings, clock)
+        metrics_token = settings.server.metrics_token
+        self.metrics_access = MetricsAccess(
+            None if metrics_token is None else metrics_token.get_secret_value()
+        )
         self.gate = Gate(self)
         self.body = BodyCheck(settings)
         self.sealing = Sealing(

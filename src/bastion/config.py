@@ -72,13 +72,23 @@ class ServerSettings(_Section):
     max_concurrency: int = Field(512, ge=0, le=100_000)
     """Requests handled at once; beyond it a request is shed at once with 503 + Retry-After
     (0: no limit). Health and metrics endpoints are never shed."""
+    metrics_token: SecretStr | None = None
+    """When set, ``GET /metrics`` answers only ``Authorization: Bearer <token>`` (24+
+    characters; set it as ``BASTION_SERVER__METRICS_TOKEN``, not in the file). Unset, the
+    metrics are public to whoever reaches the port: keep that port internal."""
+    openapi: bool = True
+    """Publish the API description at ``/openapi.json``. Turn it off when the API is not
+    public; ``bastion scan`` reports a published description."""
 
 
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
-def _check_cors(server: ServerSettings) -> ServerSettings:
+def _check_server(server: ServerSettings) -> ServerSettings:
+    token = server.metrics_token
+    if token is not None and len(token.get_secret_value()) < 24:
+        raise ValueError("server.metrics_token must have at least 24 characters")
     for origin in server.cors_origins:
         if origin == "*":
             if server.cors_allow_credentials:
@@ -437,7 +447,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./bastion-data")
     master_key: SecretStr | None = None
     """Base64url 32-byte master key. Empty: read or create ``master.key`` in the data dir."""
-    server: Annotated[ServerSettings, AfterValidator(_check_cors)] = ServerSettings()
+    server: Annotated[ServerSettings, AfterValidator(_check_server)] = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     passwords: PasswordSettings = PasswordSettings()

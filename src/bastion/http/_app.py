@@ -68,7 +68,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url="/openapi.json" if settings.server.openapi else None,
     )
     if guard is not None:
         app.state.bastion = guard

@@ -132,7 +132,8 @@ def _backup_kind(path: str, probe: Probe) -> str | None:
     area=AREA,
     title="Metrics endpoint readable without authentication",
     severity=Severity.LOW,
-    fix="Serve /metrics on an internal port or network only, or require a token at the proxy.",
+    fix="Serve /metrics on an internal port or network only, or require a token (Bastion: set "
+    "[server] metrics_token).",
     order=24,
 )
 async def metrics(ctx: ScanContext, out: Findings) -> None:
