@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.infra import ManualClock
-from bastion.ratelimit import MemoryRateLimitStore, RedisRateLimitStore, parse_rate
+from bastion.ratelimit import MemoryRateLimitStore, Rate, RedisRateLimitStore, parse_rate
 from tests.conftest import REDIS_URL, require_service
 
 TEN_PER_S = parse_rate("10/s")
@@ -50,13 +50,18 @@ async def test_one_hash_per_key_with_exact_tats(
     assert fields[TWO_PER_MIN.slug.encode()] == b"%d" % (now + 30_000_000)
 
 
+@pytest.mark.parametrize(
+    "rates",
+    [[TWO_PER_MIN], [TEN_PER_S, TWO_PER_MIN], [TEN_PER_S, TWO_PER_MIN, THOUSAND_PER_H]],
+    ids=["one rate", "two rates", "three rates"],
+)
 async def test_key_lives_past_its_latest_tat_and_never_shorter(
-    redis_store: RedisRateLimitStore, clock: ManualClock
+    redis_store: RedisRateLimitStore, clock: ManualClock, rates: list[Rate]
 ) -> None:
     client, name = redis_store.client, redis_store._prefix + "k"
     now = _us(clock)
-    await redis_store.acquire("k", [TEN_PER_S, TWO_PER_MIN], 1, now)
-    # latest TAT now + 30 s (2/min), kept a further 60 s (its tolerance, the most there is)
+    await redis_store.acquire("k", rates, 1, now)
+    # latest TAT now + 30 s (2/min), kept a further 60 s (the longest tolerance, capped)
     assert int(await client.hget(name, "x")) == now + 90_000_000
     assert 89_000 < await client.pttl(name) <= 90_000
     # a rate that needs the key for less time neither shortens it nor touches its expiry
@@ -66,7 +71,7 @@ async def test_key_lives_past_its_latest_tat_and_never_shorter(
     # once a TAT passes the kept time the key's life grows again
     clock.advance(100)
     later = _us(clock)
-    await redis_store.acquire("k", [TWO_PER_MIN], 1, later)
+    await redis_store.acquire("k", rates, 1, later)
     assert int(await client.hget(name, "x")) == later + 90_000_000
     assert 89_000 < await client.pttl(name) <= 90_000
 

@@ -118,6 +118,7 @@ class RedisRateLimitStore:
         self._redis = client
         self._prefix = prefix
         self._gcra = client.register_script(_script())
+        self._sha: bytes = self._gcra.sha.encode()
         self._faults = (redis.exceptions.RedisError, OSError)
         self._noscript = redis.exceptions.NoScriptError
         self._tails: dict[tuple[tuple[Rate, ...], int], tuple[bytes, ...]] = {}
@@ -154,13 +155,13 @@ class RedisRateLimitStore:
         if not isinstance(rates, tuple):
             rates = tuple(rates)
         tail = self._tails.get((rates, cost)) or self._tail(rates, cost)
-        redis, gcra, name = self._redis, self._gcra, self._prefix + key
+        redis, name, at = self._redis, self._prefix + key, b"%d" % now
         try:
-            try:
-                reply = await redis.execute_command("EVALSHA", gcra.sha, 1, name, now, *tail)
+            try:  # arguments as bytes: redis-py's encoder passes them through untouched
+                reply = await redis.execute_command("EVALSHA", self._sha, b"1", name, at, *tail)
             except self._noscript:  # a restart or SCRIPT FLUSH emptied the script cache
-                gcra.sha = await redis.script_load(gcra.script)
-                reply = await redis.execute_command("EVALSHA", gcra.sha, 1, name, now, *tail)
+                await redis.script_load(self._gcra.script)  # under the same SHA1
+                reply = await redis.execute_command("EVALSHA", self._sha, b"1", name, at, *tail)
         except self._faults as exc:
             raise StorageUnavailable from exc
         # a missing TAT comes back as -1: before now, which gcra reads as a fresh key

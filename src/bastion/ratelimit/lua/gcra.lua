@@ -11,36 +11,15 @@
 -- This script is most of a decision's server time, so it is kept small: one HMGET, one HSET
 -- when admitted, a PEXPIRE only when the key's life must grow, straight-line code for one
 -- and two rates (the usual policies) and a loop for more. A missing TAT reads as -1, which
--- is before now, exactly like a fresh key. Redis writes a number argument as an integer (or
--- with 17 significant digits), so TATs, which stay below 2^53, are stored exactly.
+-- is before now, exactly like a fresh key. TATs stay below 2^53, so Lua's doubles hold
+-- them exactly and they are written as integer text.
 local now = ARGV[1] + 0
 local n = (#ARGV - 1) / 3
-
--- Write the new TATs (field, value, ...). The key is kept until `keep` (field x); only when
--- the latest TAT passes it is the key's life extended, by the longest tolerance (at most a
--- minute) beyond that TAT, so a busy key pays for a PEXPIRE about once per that slack.
-local function write(keep, latest, slack, ...)
-  if keep and latest <= keep + 0 then
-    redis.call('HSET', KEYS[1], ...)
-  else
-    if slack > 60000000 then slack = 60000000 end
-    keep = latest + slack
-    redis.call('HSET', KEYS[1], 'x', keep, ...)
-    redis.call('PEXPIRE', KEYS[1], math.ceil((keep - now) / 1000))
-  end
-end
-
-if n == 1 then
-  local read = redis.call('HMGET', KEYS[1], 'x', ARGV[2])
-  local s1 = read[2] or '-1'
-  local t1 = s1 + 0
-  if t1 < now then t1 = now end
-  t1 = t1 + ARGV[3]
-  local tol1 = ARGV[4] + 0
-  if t1 - tol1 > now then return '0 ' .. s1 end
-  if ARGV[3] ~= '0' then write(read[1], t1, tol1, ARGV[2], t1) end
-  return '1 ' .. s1
-end
+local SLACK_MAX = 60000000
+-- Each path writes the new TATs, and field x with a PEXPIRE only when its latest TAT passes
+-- the kept time: then the key is kept that far plus the longest tolerance (at most a
+-- minute), so a busy key pays for a PEXPIRE about once per that slack. The paths are written
+-- out rather than sharing a helper: a closure per call costs measurable server time.
 
 if n == 2 then
   local read = redis.call('HMGET', KEYS[1], 'x', ARGV[2], ARGV[3])
@@ -53,9 +32,42 @@ if n == 2 then
   local tol1, tol2 = ARGV[5] + 0, ARGV[7] + 0
   if t1 - tol1 > now or t2 - tol2 > now then return '0 ' .. s1 .. ' ' .. s2 end
   if ARGV[4] ~= '0' then
-    write(read[1], math.max(t1, t2), math.max(tol1, tol2), ARGV[2], t1, ARGV[3], t2)
+    local latest, keep = t1, read[1]
+    if t2 > latest then latest = t2 end
+    t1, t2 = string.format('%d', t1), string.format('%d', t2)
+    if keep and latest <= keep + 0 then
+      redis.call('HSET', KEYS[1], ARGV[2], t1, ARGV[3], t2)
+    else
+      if tol2 > tol1 then tol1 = tol2 end
+      if tol1 > SLACK_MAX then tol1 = SLACK_MAX end
+      keep = latest + tol1
+      redis.call('HSET', KEYS[1], ARGV[2], t1, ARGV[3], t2, 'x', string.format('%d', keep))
+      redis.call('PEXPIRE', KEYS[1], math.ceil((keep - now) / 1000))
+    end
   end
   return '1 ' .. s1 .. ' ' .. s2
+end
+
+if n == 1 then
+  local read = redis.call('HMGET', KEYS[1], 'x', ARGV[2])
+  local s1 = read[2] or '-1'
+  local t1 = s1 + 0
+  if t1 < now then t1 = now end
+  t1 = t1 + ARGV[3]
+  local tol1 = ARGV[4] + 0
+  if t1 - tol1 > now then return '0 ' .. s1 end
+  if ARGV[3] ~= '0' then
+    local keep = read[1]
+    if keep and t1 <= keep + 0 then
+      redis.call('HSET', KEYS[1], ARGV[2], string.format('%d', t1))
+    else
+      if tol1 > SLACK_MAX then tol1 = SLACK_MAX end
+      keep = t1 + tol1
+      redis.call('HSET', KEYS[1], ARGV[2], string.format('%d', t1), 'x', string.format('%d', keep))
+      redis.call('PEXPIRE', KEYS[1], math.ceil((keep - now) / 1000))
+    end
+  end
+  return '1 ' .. s1
 end
 
 local read = redis.call('HMGET', KEYS[1], 'x', unpack(ARGV, 2, 1 + n))
@@ -69,11 +81,20 @@ for i = 1, n do
   local tolerance = ARGV[n + 2 * i + 1] + 0
   if tat - tolerance > now then applied = 0 end
   writes[2 * i - 1] = ARGV[1 + i]
-  writes[2 * i] = tat
+  writes[2 * i] = string.format('%d', tat)
   if tat > latest then latest = tat end
   if tolerance > slack then slack = tolerance end
 end
 local keep = read[1]
 read[1] = applied
-if applied == 1 and ARGV[n + 2] ~= '0' then write(keep, latest, slack, unpack(writes)) end
+if applied == 1 and ARGV[n + 2] ~= '0' then
+  if not (keep and latest <= keep + 0) then
+    if slack > SLACK_MAX then slack = SLACK_MAX end
+    keep = latest + slack
+    writes[2 * n + 1] = 'x'
+    writes[2 * n + 2] = string.format('%d', keep)
+  end
+  redis.call('HSET', KEYS[1], unpack(writes))
+  if writes[2 * n + 1] then redis.call('PEXPIRE', KEYS[1], math.ceil((keep - now) / 1000)) end
+end
 return table.concat(read, ' ')
