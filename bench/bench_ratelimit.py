@@ -15,7 +15,8 @@ Run: ``python bench/bench_ratelimit.py [--seconds 1.0] [--rounds 3] [--redis URL
   the stricter ratio, with this process's CPU and the Redis server's CPU (``INFO cpu``) per
   call, which a loaded machine disturbs less than wall time.
 
-Each pair is measured in interleaved rounds and the median kept; only ratios are meaningful.
+Each pair is measured in interleaved rounds (the Redis ones in ABBA order) and the median kept;
+only ratios are meaningful.
 """
 
 from __future__ import annotations
@@ -133,8 +134,9 @@ async def bench_redis(url: str, seconds: float, rounds: int) -> None:
             cpu = dict.fromkeys(calls, 0.0)
             server = dict.fromkeys(calls, 0.0)
             done = dict.fromkeys(calls, 0.0)
-            for _ in range(rounds):
-                for name, call in calls.items():
+            for round_ in range(rounds):
+                order = list(calls.items())
+                for name, call in order if round_ % 2 == 0 else order[::-1]:  # ABBA
                     server_start = await _server_cpu(client)
                     cpu_start = time.process_time()
                     rate = await _async_rate(call, seconds, in_flight)
