@@ -132,3 +132,21 @@ def test_redis_store_takes_the_decisions_of_the_memory_store(
     sharing a key in any order) against the pure Python GCRA of the memory store."""
     require_service("Redis", REDIS_URL, 6379)
     asyncio.run(_compare(steps))
+
+
+async def test_a_client_that_decodes_replies_gets_the_same_decisions(clock: ManualClock) -> None:
+    """The store also accepts a client built with ``decode_responses=True`` (str replies)."""
+    require_service("Redis", REDIS_URL, 6379)
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    store = RedisRateLimitStore(client, prefix=f"t{uuid.uuid4().hex[:8]}:rl:")
+    try:
+        results = [(await store.acquire("k", [TEN_PER_S], 1, _us(clock)))[0] for _ in range(11)]
+        assert results == [True] * 10 + [False]
+        await client.script_flush()
+        allowed, (verdict,) = await store.acquire("k", [TEN_PER_S], 1, _us(clock) + 100_000)
+        assert allowed and verdict.remaining == 0
+    finally:
+        await client.delete(store._prefix + "k")
+        await store.close()
