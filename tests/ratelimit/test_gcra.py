@@ -88,3 +88,38 @@ def test_never_admits_more_than_burst_plus_elapsed_times_rate(
         admitted += cost if verdict.allowed else 0
         # exact integer bound: burst + elapsed * limit / period
         assert admitted * rate.period_us <= burst * rate.period_us + (now - NOW) * limit
+
+
+RATE_POOL = [parse_rate(t) for t in ("10/s", "2/min", "5/s burst 20", "100/h burst 3", "1/s")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    picks=st.lists(
+        st.tuples(st.integers(0, len(RATE_POOL) - 1), st.integers(-1, 400)),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda pick: pick[0],
+    ),
+    cost=st.integers(0, 25),
+)
+def test_gcra_all_is_each_gcra_with_nothing_spent_unless_all_pass(
+    picks: list[tuple[int, int]], cost: int
+) -> None:
+    """The definition, against the one- and two-rate fast paths and the general loop: a TAT
+    up to 400 ms ahead (or -1, read back from Redis for a missing key, like None)."""
+    rates = [RATE_POOL[i] for i, _ in picks]
+    tats: list[int | None] = [None if ahead < 0 else NOW + ahead * 1000 for _, ahead in picks]
+    spent = [gcra(t, NOW, r, cost) for t, r in zip(tats, rates, strict=True)]
+    allowed = all(v.allowed for v in spent)
+    expected = (
+        spent
+        if allowed
+        else [
+            gcra(t, NOW, r, 0) if v.allowed else v
+            for t, r, v in zip(tats, rates, spent, strict=True)
+        ]
+    )
+    assert gcra_all(tats, NOW, rates, cost) == (allowed, tuple(expected))
+    minus_one = [-1 if t is None else t for t in tats]
+    assert gcra_all(minus_one, NOW, rates, cost) == (allowed, tuple(expected))

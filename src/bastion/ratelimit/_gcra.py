@@ -61,15 +61,31 @@ def gcra_all(
     When any rate denies, the verdicts of the rates that would have passed are reported
     with cost 0 (their current standing), so no verdict claims units that were not spent.
     """
-    if len(rates) == 1:  # the common case, without generator overhead
+    if len(rates) == 1:  # the common cases, without loop overhead
         verdict = gcra(tats[0], now, rates[0], cost)
-        if verdict.allowed:
-            return True, (verdict,)
-        return False, (verdict,)
-    verdicts = tuple(gcra(t, now, r, cost) for t, r in zip(tats, rates, strict=True))
-    if all(v.allowed for v in verdicts):
-        return True, verdicts
+        return verdict.allowed, (verdict,)
+    if len(rates) == 2:
+        first = gcra(tats[0], now, rates[0], cost)
+        second = gcra(tats[1], now, rates[1], cost)
+        if first.allowed and second.allowed:
+            return True, (first, second)
+        if first.allowed:
+            first = gcra(tats[0], now, rates[0], 0)
+        elif second.allowed:
+            second = gcra(tats[1], now, rates[1], 0)
+        return False, (first, second)
+    allowed = True
+    verdicts = []
+    for tat, rate in zip(tats, rates, strict=True):  # a plain loop: no generator frames
+        verdict = gcra(tat, now, rate, cost)
+        verdicts.append(verdict)
+        if not verdict.allowed:
+            allowed = False
+    if allowed:
+        return True, tuple(verdicts)
     return False, tuple(
-        gcra(t, now, r, 0) if v.allowed else v
-        for t, r, v in zip(tats, rates, verdicts, strict=True)
+        [
+            gcra(t, now, r, 0) if v.allowed else v
+            for t, r, v in zip(tats, rates, verdicts, strict=True)
+        ]
     )
