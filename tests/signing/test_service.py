@@ -14,6 +14,7 @@ from bastion.infra import ManualClock
 from bastion.infra.schema import audit_events
 from bastion.sessions import DeviceInfo, TokenPair
 from bastion.signing import IssuedKey
+from bastion.signing._keys import MAX_REMEMBERED
 from tests.signing.helpers import as_request, signed
 
 PASSWORD = "violet tractor hums at dawn"
@@ -207,3 +208,13 @@ async def test_rejections_are_audited_without_values(guard: Bastion, clock: Manu
     assert [r.reason for r in rows] == ["stale"]
     text = repr([tuple(r) for r in rows])
     assert headers["signature"].split(":")[1] not in text and key.encoded not in text
+
+
+def test_remembered_secrets_are_the_derived_ones_and_bounded(guard: Bastion) -> None:
+    keys = guard.signatures._keys
+    first = keys.secret("s:a")
+    assert keys.secret("s:a") is first and guard.signatures.session_key("a").secret == first
+    for i in range(MAX_REMEMBERED + 1):
+        keys.secret(f"s:{i}")
+    assert 0 < len(keys._remembered) <= MAX_REMEMBERED
+    assert keys.secret("s:a") == first  # forgotten, then derived again: the same secret

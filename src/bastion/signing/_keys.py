@@ -19,6 +19,7 @@ from bastion.signing._mac import hmac_sha256
 __all__ = ["KEY_ID", "PURPOSE", "IssuedKey", "KeyDeriver", "decode_secret"]
 
 PURPOSE = "bastion/request-signing-key/v1"
+MAX_REMEMBERED = 4096
 KEY_ID = re.compile(r"^(?P<kind>[sk]):(?P<owner>[A-Za-z0-9_-]{1,64})$")
 
 
@@ -41,18 +42,30 @@ def decode_secret(encoded: str) -> bytes:
 
 
 class KeyDeriver:
-    """Derives the secret of any key id from one purpose subkey of the master key."""
+    """Derives the secret of any key id from one purpose subkey of the master key.
 
-    __slots__ = ("_base",)
+    Secrets are remembered per key id (up to :data:`MAX_REMEMBERED`, then forgotten all at
+    once) so that verifying a busy key's requests does not derive its secret every time. A
+    remembered secret is what deriving it again would give; whether its owner is still live is
+    checked per request, so remembering it keeps nothing alive."""
+
+    __slots__ = ("_base", "_remembered")
 
     def __init__(self, master: MasterKey) -> None:
         self._base = master.derive(PURPOSE)
+        self._remembered: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
         return "KeyDeriver(...)"
 
     def secret(self, key_id: str) -> bytes:
-        return hmac_sha256(self._base, key_id.encode("ascii"))
+        secret = self._remembered.get(key_id)
+        if secret is None:
+            secret = hmac_sha256(self._base, key_id.encode("ascii"))
+            if len(self._remembered) >= MAX_REMEMBERED:
+                self._remembered.clear()
+            self._remembered[key_id] = secret
+        return secret
 
     def session(self, session_id: str) -> IssuedKey:
         key_id = f"s:{session_id}"
