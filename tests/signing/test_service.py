@@ -15,6 +15,7 @@ from bastion.infra.schema import audit_events
 from bastion.sessions import DeviceInfo, TokenPair
 from bastion.signing import IssuedKey
 from bastion.signing._keys import MAX_REMEMBERED
+from bastion.signing._mac import hmac_sha256
 from tests.signing.helpers import as_request, signed
 
 PASSWORD = "violet tractor hums at dawn"
@@ -210,11 +211,14 @@ async def test_rejections_are_audited_without_values(guard: Bastion, clock: Manu
     assert headers["signature"].split(":")[1] not in text and key.encoded not in text
 
 
-def test_remembered_secrets_are_the_derived_ones_and_bounded(guard: Bastion) -> None:
+def test_remembered_mac_keys_are_the_derived_ones_and_bounded(guard: Bastion) -> None:
     keys = guard.signatures._keys
-    first = keys.secret("s:a")
-    assert keys.secret("s:a") is first and guard.signatures.session_key("a").secret == first
+    secret = guard.signatures.session_key("a").secret
+    first = keys.mac_key("s:a")
+    assert keys.mac_key("s:a") is first
+    assert first.mac(b"m") == hmac_sha256(secret, b"m") and keys.secret("s:a") == secret
     for i in range(MAX_REMEMBERED + 1):
-        keys.secret(f"s:{i}")
+        keys.mac_key(f"s:{i}")
     assert 0 < len(keys._remembered) <= MAX_REMEMBERED
-    assert keys.secret("s:a") == first  # forgotten, then derived again: the same secret
+    again = keys.mac_key("s:a")  # forgotten, then set up again: the same key
+    assert again is not first and again.mac(b"m") == first.mac(b"m")

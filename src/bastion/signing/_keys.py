@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from bastion.crypto import MasterKey
-from bastion.signing._mac import hmac_sha256
+from bastion.signing._mac import MacKey
 
 __all__ = ["KEY_ID", "PURPOSE", "IssuedKey", "KeyDeriver", "decode_secret"]
 
@@ -44,28 +44,32 @@ def decode_secret(encoded: str) -> bytes:
 class KeyDeriver:
     """Derives the secret of any key id from one purpose subkey of the master key.
 
-    Secrets are remembered per key id (up to :data:`MAX_REMEMBERED`, then forgotten all at
-    once) so that verifying a busy key's requests does not derive its secret every time. A
-    remembered secret is what deriving it again would give; whether its owner is still live is
-    checked per request, so remembering it keeps nothing alive."""
+    The verifier's :meth:`mac_key` is remembered per key id (up to :data:`MAX_REMEMBERED`,
+    then all forgotten at once) so that a busy key's requests neither derive its secret nor
+    set up its HMAC every time. A remembered key is what deriving it again would give, and
+    its owner is still checked live on every request: remembering it keeps nothing alive."""
 
     __slots__ = ("_base", "_remembered")
 
     def __init__(self, master: MasterKey) -> None:
-        self._base = master.derive(PURPOSE)
-        self._remembered: dict[str, bytes] = {}
+        self._base = MacKey(master.derive(PURPOSE))
+        self._remembered: dict[str, MacKey] = {}
 
     def __repr__(self) -> str:
         return "KeyDeriver(...)"
 
     def secret(self, key_id: str) -> bytes:
-        secret = self._remembered.get(key_id)
-        if secret is None:
-            secret = hmac_sha256(self._base, key_id.encode("ascii"))
+        return self._base.mac(key_id.encode("ascii"))
+
+    def mac_key(self, key_id: str) -> MacKey:
+        """The secret of ``key_id`` set up for verifying MACs."""
+        key = self._remembered.get(key_id)
+        if key is None:
+            key = MacKey(self.secret(key_id))
             if len(self._remembered) >= MAX_REMEMBERED:
                 self._remembered.clear()
-            self._remembered[key_id] = secret
-        return secret
+            self._remembered[key_id] = key
+        return key
 
     def session(self, session_id: str) -> IssuedKey:
         key_id = f"s:{session_id}"

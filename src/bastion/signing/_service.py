@@ -143,7 +143,7 @@ class RequestSignatures:
         if found is None:
             raise InvalidSignature("unknown_key", "The key id names no key.")
         base = signature_base(request, sig.components, sig.params)
-        verify_mac(self._keys.secret(sig.key_id), base, sig.mac)
+        verify_mac(self._keys.mac_key(sig.key_id), base, sig.mac)
         verified = await self._owner(found["kind"], found["owner"], sig.key_id, ip)
         verified.check_bound(session_id=bound[0], api_key_id=bound[1])
         await self._spend_nonce(sig, now)
