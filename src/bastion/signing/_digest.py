@@ -6,7 +6,7 @@ side could not check) is refused rather than half-trusted.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -45,7 +45,7 @@ def _sha256_member(value: str | None) -> bytes:
         raise InvalidSignature("digest_mismatch", "The Content-Digest header is missing.")
     found = _SHA256_ONLY.fullmatch(value)
     if found is not None:  # what the general reading gives for it (property-tested)
-        return base64.b64decode(found[1], validate=True)
+        return binascii.a2b_base64(found[1], strict_mode=True)  # = b64decode(validate=True)
     return _general_sha256_member(value)
 
 

@@ -11,11 +11,10 @@ Anything else is refused. The MAC must be exactly 32 bytes (no truncated MACs).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bastion.errors import InvalidSignature
 from bastion.signing._canonical import DERIVED, NOT_COVERABLE, REQUIRED
@@ -46,10 +45,10 @@ _PARAM_TYPES: dict[str, type] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class UnverifiedSignature:
+class UnverifiedSignature(NamedTuple):
     """A parsed, not yet verified, signature: nothing here may be trusted until the MAC over
-    :attr:`params` and the components checks out."""
+    :attr:`params` and the components checks out. (An immutable named tuple: one is made
+    per signed request, and a tuple is made far faster than a frozen dataclass.)"""
 
     label: str
     components: tuple[str, ...]
@@ -188,21 +187,13 @@ def _own_shape(
     components = _covered(found[2])
     if components is None or ("content-type" in headers and "content-type" not in components):
         return None
-    try:
-        tag = base64.b64decode(mac[2], validate=True)
-    except (binascii.Error, ValueError):
+    try:  # what base64.b64decode(validate=True) does, without its Python layer
+        tag = binascii.a2b_base64(mac[2], strict_mode=True)
+    except binascii.Error:
         return None
-    label = found[1]
-    return UnverifiedSignature(
-        label=label,
-        components=components,
-        params=raw_input[len(label) + 1 :],
-        created=int(found[3]),
-        expires=None,
-        nonce=found[4],
-        key_id=found[5],
-        mac=tag,
-    )
+    label, created, nonce, key_id = found.group(1, 3, 4, 5)
+    params = raw_input[len(label) + 1 :]
+    return UnverifiedSignature(label, components, params, int(created), None, nonce, key_id, tag)
 
 
 def parse_signature(headers: Mapping[str, str], *, max_header_bytes: int) -> UnverifiedSignature:
