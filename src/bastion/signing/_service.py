@@ -18,8 +18,7 @@ audited as ``signature.rejected`` (sampled per reason and client network) withou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from bastion.config import SigningSettings
 from bastion.crypto import MasterKey
@@ -52,9 +51,9 @@ class _ApiKeys(Protocol):
     async def verify_key_id(self, key_id: str, *, ip: str | None) -> _ApiKeyPrincipal: ...
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedSignature:
-    """A signature that verified: its key id, and the subject, session or API key behind it."""
+class VerifiedSignature(NamedTuple):
+    """A signature that verified: its key id, and the subject, session or API key behind it.
+    (An immutable named tuple: one is made per verified request.)"""
 
     key_id: str
     subject: str
@@ -132,11 +131,11 @@ class RequestSignatures:
             try:  # the key's owner is live
                 if kind == "s":
                     subject = await self._sessions.live_session_owner(owner)
-                    verified = VerifiedSignature(sig.key_id, subject, session_id=owner)
+                    verified = VerifiedSignature(sig.key_id, subject, owner, None)
                 else:
                     principal = await self._apikeys.verify_key_id(owner, ip=ip)
                     subject = principal.owner_user_id or f"service:{principal.owner_service}"
-                    verified = VerifiedSignature(sig.key_id, subject, api_key_id=owner)
+                    verified = VerifiedSignature(sig.key_id, subject, None, owner)
             except InvalidToken:
                 raise InvalidSignature("unknown_key", _DEAD_KEY) from None
             if session_id is not None or api_key_id is not None:
