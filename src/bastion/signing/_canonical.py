@@ -68,12 +68,13 @@ class SignedRequest(NamedTuple):
     def value(self, component: str) -> str:
         """The value of one covered component; raises :class:`InvalidSignature` when it is
         absent or holds a character that cannot be signed."""
-        return _values(self, (component,))[0]
+        return _values(self, (component,), lines=False)[0]
 
 
-def _values(request: SignedRequest, components: Iterable[str]) -> list[str]:
-    """The covered values in order, each checked as :meth:`SignedRequest.value` describes (one
-    loop for all of them: this runs for every signed request)."""
+def _values(request: SignedRequest, components: Iterable[str], *, lines: bool) -> list[str]:
+    """The covered values in order (or, with ``lines``, their signature base lines), each
+    checked as :meth:`SignedRequest.value` describes. One loop for all of them: this runs for
+    every signed request."""
     method, path, query, headers = request
     values: list[str] = []
     for component in components:
@@ -89,14 +90,12 @@ def _values(request: SignedRequest, components: Iterable[str]) -> list[str]:
             raise InvalidSignature("bad_signature", "A covered component is absent.")
         if not value.isascii() or not value.isprintable():
             raise InvalidSignature("malformed", "A covered component holds a bad character.")
-        values.append(value)
+        values.append(f'"{component}": {value}' if lines else value)
     return values
 
 
 def signature_base(request: SignedRequest, components: Iterable[str], params: str) -> bytes:
     """The bytes the MAC covers: each component line, then ``"@signature-params"``."""
-    components = tuple(components)  # the same tuple when it is one already
-    values = _values(request, components)
-    lines = [f'"{c}": {v}' for c, v in zip(components, values, strict=True)]
+    lines = _values(request, components, lines=True)
     lines.append(f'"@signature-params": {params}')
     return "\n".join(lines).encode("ascii")

@@ -49,10 +49,20 @@ class MacKey:
         outer.update(inner.digest())
         return outer.digest()
 
+    def verify(self, data: bytes, tag: bytes) -> None:
+        """:func:`verify_mac` under this key."""
+        outer = self._outer.copy()
+        inner = self._inner.copy()
+        inner.update(data)
+        outer.update(inner.digest())
+        if len(tag) != MAC_BYTES or not hmac.compare_digest(outer.digest(), tag):
+            raise InvalidSignature("bad_signature", "The signature does not verify.")
+
 
 def verify_mac(key: bytes | MacKey, data: bytes, tag: bytes) -> None:
     """Raise :class:`InvalidSignature` (``bad_signature``) unless ``tag`` is the full
     HMAC-SHA256 of ``data`` under ``key``; the comparison is constant-time."""
-    expected = key.mac(data) if isinstance(key, MacKey) else hmac_sha256(key, data)
-    if len(tag) != MAC_BYTES or not hmac.compare_digest(expected, tag):
+    if isinstance(key, MacKey):
+        key.verify(data, tag)
+    elif len(tag) != MAC_BYTES or not hmac.compare_digest(hmac_sha256(key, data), tag):
         raise InvalidSignature("bad_signature", "The signature does not verify.")

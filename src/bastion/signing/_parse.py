@@ -184,7 +184,7 @@ def _own_shape(
     mac = _OWN_MAC.fullmatch(raw_mac)
     if found is None or mac is None or mac[1] != found[1]:
         return None
-    components = _covered(found[2])
+    components = _covered_lists.get(found[2]) or _covered(found[2])
     if components is None or ("content-type" in headers and "content-type" not in components):
         return None
     try:  # what base64.b64decode(validate=True) does, without its Python layer

@@ -28,7 +28,6 @@ from bastion.monitor import AuditLog, mask_ip
 from bastion.signing._canonical import SignedRequest, signature_base
 from bastion.signing._digest import verify_content_digest
 from bastion.signing._keys import KEY_ID, IssuedKey, KeyDeriver
-from bastion.signing._mac import verify_mac
 from bastion.signing._parse import parse_signature
 
 __all__ = ["RequestSignatures", "VerifiedSignature"]
@@ -126,7 +125,7 @@ class RequestSignatures:
             if found is None:
                 raise InvalidSignature("unknown_key", "The key id names no key.")
             base = signature_base(request, sig.components, sig.params)
-            verify_mac(self._keys.mac_key(sig.key_id), base, sig.mac)
+            self._keys.mac_key(sig.key_id).verify(base, sig.mac)
             kind, owner = found.group("kind", "owner")
             try:  # the key's owner is live
                 if kind == "s":
