@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bastion import Bastion
 from bastion.errors import InvalidSignature
 from bastion.infra import ManualClock
-from bastion.infra.schema import audit_events
+from bastion.infra.schema import audit_events, sessions
 from bastion.sessions import DeviceInfo, TokenPair
 from bastion.signing import IssuedKey
 from bastion.signing._keys import MAX_REMEMBERED
@@ -222,3 +222,22 @@ def test_remembered_mac_keys_are_the_derived_ones_and_bounded(guard: Bastion) ->
     assert 0 < len(keys._remembered) <= MAX_REMEMBERED
     again = keys.mac_key("s:a")  # forgotten, then set up again: the same key
     assert again is not first and again.mac(b"m") == first.mac(b"m")
+
+
+async def test_the_session_row_is_cached_for_key_cache_seconds(
+    guard: Bastion, clock: ManualClock
+) -> None:
+    """The owner check reads the session row once per ``[signing] key_cache_seconds``;
+    revocation is seen at once anyway (the in-memory revocation set)."""
+    pair, key = await _session(guard)
+    headers, body = signed(key, created=clock.now())
+    await guard.signatures.verify(as_request(headers), body=body)
+    async with guard.db.begin() as conn:  # behind the services' back: only a reload sees it
+        await conn.execute(
+            update(sessions).where(sessions.c.id == pair.session_id).values(revoked_at=1.0)
+        )
+    headers, body = signed(key, created=clock.now())
+    await guard.signatures.verify(as_request(headers), body=body)  # the cached row
+    clock.advance(guard.settings.signing.key_cache_seconds + 1)
+    headers, body = signed(key, created=clock.now())
+    assert await _reason(guard, headers, body) == "unknown_key"  # reloaded: revoked

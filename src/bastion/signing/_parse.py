@@ -182,16 +182,19 @@ def _own_shape(
     Accepts nothing the general parser refuses and gives what it gives (property-tested)."""
     found = _OWN_INPUT.fullmatch(raw_input)
     mac = _OWN_MAC.fullmatch(raw_mac)
-    if found is None or mac is None or mac[1] != found[1]:
+    if found is None or mac is None:
         return None
-    components = _covered_lists.get(found[2]) or _covered(found[2])
+    label, names, created, nonce, key_id = found.groups()
+    mac_label, encoded = mac.groups()
+    if mac_label != label:
+        return None
+    components = _covered_lists.get(names) or _covered(names)
     if components is None or ("content-type" in headers and "content-type" not in components):
         return None
     try:  # what base64.b64decode(validate=True) does, without its Python layer
-        tag = binascii.a2b_base64(mac[2], strict_mode=True)
+        tag = binascii.a2b_base64(encoded, strict_mode=True)
     except binascii.Error:
         return None
-    label, created, nonce, key_id = found.group(1, 3, 4, 5)
     params = raw_input[len(label) + 1 :]
     return UnverifiedSignature(label, components, params, int(created), None, nonce, key_id, tag)
 

@@ -126,7 +126,7 @@ class RequestSignatures:
                 raise InvalidSignature("unknown_key", "The key id names no key.")
             base = signature_base(request, sig.components, sig.params)
             self._keys.mac_key(sig.key_id).verify(base, sig.mac)
-            kind, owner = found.group("kind", "owner")
+            kind, owner = found.groups()
             try:  # the key's owner is live
                 if kind == "s":
                     subject = await self._sessions.live_session_owner(owner)
