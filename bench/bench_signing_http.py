@@ -168,6 +168,15 @@ def _measure(pid: int, port: int, key_id: str, secret: bytes, n: int, rounds: in
     for name in ("plain", "signed"):
         print(f"{name:7} {cpu[name]:8.1f} us server CPU/request", end="  ")
         print(f"{rps[name]:8.0f} req/s (one connection)")
+    per_round = [
+        sum(c for c, _ in results["signed"][2 * i : 2 * i + 2])
+        / sum(c for c, _ in results["plain"][2 * i : 2 * i + 2])
+        for i in range(rounds)
+    ]
+    for name in ("plain", "signed"):
+        batches = " ".join(f"{c:.0f}" for c, _ in results[name])
+        print(f"{name:7} batches (us server CPU/request): {batches}")
+    print("per ABBA round signed/plain: " + " ".join(f"{r:.2f}" for r in per_round))
     ratio = cpu["signed"] / cpu["plain"]
     added = 100 * (ratio - 1)
     print(f"signed/plain server CPU: {ratio:.2f} (adds {added:.0f} %; target <= 30 %)")

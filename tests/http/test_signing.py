@@ -127,6 +127,65 @@ async def test_middleware_unsigned_skewed_oversize_and_exempt(
     assert (await app_client.get("/public")).status_code == 200
 
 
+async def _asgi_post(
+    app: RequireSignatureMiddleware, headers: dict[str, str], messages: list[dict[str, Any]]
+) -> tuple[int, bytes]:
+    """POST ``/api/orders`` straight through the ASGI interface, the body in ``messages``."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/orders",
+        "raw_path": b"/api/orders",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    pending = list(messages)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), 0)
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+async def test_middleware_reads_a_body_sent_in_several_messages(
+    guard: Bastion, clock: ManualClock
+) -> None:
+    _, key = await _login(guard)
+    seen: list[bytes] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((await receive())["body"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app = RequireSignatureMiddleware(inner, guard=guard, applies=lambda m, p: True)
+    body = b'{"item":"tea","qty":2}'
+    parts = [body[:5], body[5:5], body[5:]]
+    messages = [
+        {"type": "http.request", "body": part, "more_body": i < len(parts) - 1}
+        for i, part in enumerate(parts)
+    ]
+    length = {"Content-Length": str(len(body))}
+    headers = {**_signed(key, clock.now(), "/api/orders", body), **length}
+    assert await _asgi_post(app, headers, messages) == (200, b"ok") and seen == [body]
+    headers = {**_signed(key, clock.now(), "/api/orders", body), **length}
+    one = [{"type": "http.request", "body": body}]
+    assert await _asgi_post(app, headers, one) == (200, b"ok") and seen[1] == body
+    headers = {**_signed(key, clock.now(), "/api/orders", body), **length}
+    cut = [{"type": "http.request", "body": body[:5], "more_body": True}]
+    assert await _asgi_post(app, headers, cut) == (0, b"")  # the client went away
+    limit = guard.settings.signing.max_body_bytes
+    chunk = {"type": "http.request", "body": b"x" * (limit // 2 + 1), "more_body": True}
+    status, _ = await _asgi_post(app, headers, [chunk, chunk, chunk])
+    assert status == 413 and len(seen) == 2
+
+
 @pytest.fixture
 async def routed_guard(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Bastion]:
     settings = make_settings(

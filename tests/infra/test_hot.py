@@ -60,3 +60,19 @@ async def test_add_once_ttl(clock: ManualClock, ttl: float) -> None:
     assert await hot.add_once("x", ttl)
     clock.advance(ttl)
     assert await hot.add_once("x", ttl)
+
+
+async def test_add_once_is_bounded_and_keeps_each_key_for_its_ttl(clock: ManualClock) -> None:
+    hot = MemoryHotState(clock, max_keys=100)
+    for i in range(1000):
+        assert await hot.add_once(f"n{i}", 60)
+    assert len(hot._data) <= 101
+    hot = MemoryHotState(clock)
+    assert await hot.add_once("x", 10)
+    clock.advance(9.5)
+    assert not await hot.add_once("x", 10)  # still live
+    clock.advance(0.5)
+    assert await hot.add_once("x", 10)  # expired: added again, for a new ttl
+    clock.advance(9.5)
+    assert await hot.incr("tick", 60) == 1  # sweeps the old entry's heap record
+    assert not await hot.add_once("x", 10)  # the new entry survived the sweep

@@ -60,6 +60,18 @@ def test_signature_base_layout() -> None:
     ],
 )
 def test_uncoverable_values(component: str, headers: dict[str, str], reason: str) -> None:
+    request = SignedRequest("GET", "/", "", headers)
     with pytest.raises(InvalidSignature) as caught:
-        SignedRequest("GET", "/", "", headers).value(component)
+        request.value(component)
     assert caught.value.reason == reason
+    with pytest.raises(InvalidSignature) as caught:
+        signature_base(request, ["@method", component], "()")
+    assert caught.value.reason == reason
+
+
+def test_signature_base_takes_any_iterable_of_components() -> None:
+    request = SignedRequest("GET", "/a", "b=1", {"x": "y"})
+    names = ["@method", "@path", "@query", "x"]
+    base = signature_base(request, iter(names), "()")
+    assert base == signature_base(request, tuple(names), "()")
+    assert base.decode().splitlines()[:-1] == [f'"{n}": {request.value(n)}' for n in names]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bastion.errors import InvalidSignature
 from bastion.signing import content_digest, verify_content_digest
+from bastion.signing._digest import _SHA256_ONLY, _general_sha256_member, _sha256_member
 
 
 def test_rfc_9530_example() -> None:
@@ -40,3 +45,14 @@ def test_malformed_fields(value: str | None, reason: str) -> None:
     with pytest.raises(InvalidSignature) as caught:
         verify_content_digest(headers, b"x")
     assert caught.value.reason == reason
+
+
+@given(st.binary(min_size=31, max_size=33), st.sampled_from(["", " ", "=", ";a", ", b=1"]))
+def test_the_usual_field_reads_as_the_general_reading(digest: bytes, tail: str) -> None:
+    value = "sha-256=:" + base64.b64encode(digest).decode() + ":" + tail
+    try:
+        general: bytes | None = _general_sha256_member(value)
+    except InvalidSignature:
+        general = None
+    if _SHA256_ONLY.fullmatch(value):
+        assert _sha256_member(value) == general == digest

@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bastion import Bastion
 from bastion.errors import InvalidSignature
 from bastion.infra import ManualClock
-from bastion.infra.schema import audit_events
+from bastion.infra.schema import audit_events, sessions
 from bastion.sessions import DeviceInfo, TokenPair
 from bastion.signing import IssuedKey
+from bastion.signing._keys import MAX_REMEMBERED
+from bastion.signing._mac import hmac_sha256
 from tests.signing.helpers import as_request, signed
 
 PASSWORD = "violet tractor hums at dawn"
@@ -207,3 +209,35 @@ async def test_rejections_are_audited_without_values(guard: Bastion, clock: Manu
     assert [r.reason for r in rows] == ["stale"]
     text = repr([tuple(r) for r in rows])
     assert headers["signature"].split(":")[1] not in text and key.encoded not in text
+
+
+def test_remembered_mac_keys_are_the_derived_ones_and_bounded(guard: Bastion) -> None:
+    keys = guard.signatures._keys
+    secret = guard.signatures.session_key("a").secret
+    first = keys.mac_key("s:a")
+    assert keys.mac_key("s:a") is first
+    assert first.mac(b"m") == hmac_sha256(secret, b"m") and keys.secret("s:a") == secret
+    for i in range(MAX_REMEMBERED + 1):
+        keys.mac_key(f"s:{i}")
+    assert 0 < len(keys._remembered) <= MAX_REMEMBERED
+    again = keys.mac_key("s:a")  # forgotten, then set up again: the same key
+    assert again is not first and again.mac(b"m") == first.mac(b"m")
+
+
+async def test_the_session_row_is_cached_for_key_cache_seconds(
+    guard: Bastion, clock: ManualClock
+) -> None:
+    """The owner check reads the session row once per ``[signing] key_cache_seconds``;
+    revocation is seen at once anyway (the in-memory revocation set)."""
+    pair, key = await _session(guard)
+    headers, body = signed(key, created=clock.now())
+    await guard.signatures.verify(as_request(headers), body=body)
+    async with guard.db.begin() as conn:  # behind the services' back: only a reload sees it
+        await conn.execute(
+            update(sessions).where(sessions.c.id == pair.session_id).values(revoked_at=1.0)
+        )
+    headers, body = signed(key, created=clock.now())
+    await guard.signatures.verify(as_request(headers), body=body)  # the cached row
+    clock.advance(guard.settings.signing.key_cache_seconds + 1)
+    headers, body = signed(key, created=clock.now())
+    assert await _reason(guard, headers, body) == "unknown_key"  # reloaded: revoked

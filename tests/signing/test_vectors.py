@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bastion.errors import InvalidSignature
 from bastion.signing import (
@@ -19,7 +21,7 @@ from bastion.signing import (
     sign_request,
     signature_base,
 )
-from bastion.signing._mac import hmac_sha256, verify_mac
+from bastion.signing._mac import MacKey, hmac_sha256, verify_mac
 from tests.vectors import load_vectors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +56,7 @@ def test_signing_vector(v: dict[str, Any]) -> None:
     base = signature_base(request, sig.components, sig.params)
     assert base.decode("ascii") == expected["signature_base"]
     verify_mac(decode_secret(v["secret"]), base, sig.mac)
+    verify_mac(MacKey(decode_secret(v["secret"])), base, sig.mac)
 
 
 def _cases() -> list[tuple[int, dict[str, Any]]]:
@@ -66,12 +69,21 @@ def _cases() -> list[tuple[int, dict[str, Any]]]:
 def test_wycheproof_hmac_sha256(tag_bits: int, case: dict[str, Any]) -> None:
     key, msg, tag = (bytes.fromhex(case[f]) for f in ("key", "msg", "tag"))
     full = hmac_sha256(key, msg)
+    assert MacKey(key).mac(msg) == full  # the set-up-once key gives the same MAC
     assert (full[: tag_bits // 8] == tag) == (case["result"] == "valid")
-    if case["result"] == "valid" and tag_bits == 256:
-        verify_mac(key, msg, tag)
-    else:  # a wrong tag, and a truncated tag even where it is a correct prefix
-        with pytest.raises(InvalidSignature):
-            verify_mac(key, msg, tag)
+    for as_given in (key, MacKey(key)):
+        if case["result"] == "valid" and tag_bits == 256:
+            verify_mac(as_given, msg, tag)
+        else:  # a wrong tag, and a truncated tag even where it is a correct prefix
+            with pytest.raises(InvalidSignature):
+                verify_mac(as_given, msg, tag)
+
+
+@given(st.binary(max_size=200), st.binary(max_size=300))
+def test_a_set_up_key_gives_the_standard_hmac(key: bytes, msg: bytes) -> None:
+    prepared = MacKey(key)
+    assert prepared.mac(msg) == hmac_sha256(key, msg) == prepared.mac(msg)
+    assert repr(prepared) == "MacKey(...)"
 
 
 def test_the_worked_example_in_the_docs_is_the_first_vector() -> None:

@@ -89,19 +89,22 @@ class RequireSignatureMiddleware:
             await self._too_large()(scope, receive, send)
             return None
         chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
+        size = 0
+        while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
-            chunks.append(chunk)
             size += len(chunk)
-            more = message.get("more_body", False)
             if size > self.limit:
                 await self._too_large()(scope, receive, send)
                 return None
-        return b"".join(chunks)
+            if not message.get("more_body", False):
+                if not chunks and type(chunk) is bytes:
+                    return chunk  # the usual body in one message
+                chunks.append(chunk)
+                return b"".join(chunks)
+            chunks.append(chunk)
 
     def _too_large(self) -> Response:
         return simple_problem(413, f"A signed body must be at most {self.limit} bytes.")

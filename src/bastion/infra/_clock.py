@@ -20,7 +20,8 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    # The C functions themselves, so ``clock.monotonic`` on a hot path is one builtin call.
+    # The C functions themselves, not methods calling them: hot paths (signature checks, the
+    # nonce and rate-limit stores) read the clock several times per request.
     now = staticmethod(time.time)
     monotonic = staticmethod(time.monotonic)
 

@@ -106,9 +106,20 @@ class MemoryHotState:
         self._data.pop(key, None)
 
     async def add_once(self, key: str, ttl: float) -> bool:
-        if self._live(key) is not None:
-            return False
-        self._set(key, b"1", ttl)
+        # _live and _set in one step, sweeping only when something is due: a replay cache
+        # calls this for every signed request.
+        now = self._clock.monotonic()
+        item = self._data.get(key)
+        if item is not None:
+            if item[0] > now:
+                return False
+            del self._data[key]
+        expiry = self._expiry
+        if expiry and (expiry[0][0] <= now or len(self._data) >= self._max_keys):
+            self._sweep()
+        deadline = now + ttl
+        self._data[key] = (deadline, b"1")
+        heapq.heappush(expiry, (deadline, key))
         return True
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:

@@ -28,8 +28,10 @@ class LiveSessions(SessionCore):
         ``revoked``, ``expired`` or ``idle``) otherwise; fails closed on storage errors."""
         if self.revocations.is_revoked(session_id):
             raise InvalidToken(reason="revoked")
-        row = self._cached_row(session_id)
-        if row is None:
+        cached = self._live_rows.get(session_id)  # the cache lookup inline: this is hot
+        if cached is not None and cached[0] >= self._clock.monotonic():
+            row = cached[1]
+        else:
             row = await self._load_row(session_id)
         if row.user_id is None:
             raise InvalidToken(reason="unknown")
@@ -37,13 +39,6 @@ class LiveSessions(SessionCore):
         if reason is not None:
             raise InvalidToken(reason=reason)
         return str(row.user_id)
-
-    def _cached_row(self, session_id: str) -> SimpleNamespace | None:
-        found = self._live_rows.get(session_id)
-        if found is None or found[0] < self._clock.monotonic():
-            return None
-        row: SimpleNamespace = found[1]
-        return row
 
     async def _load_row(self, session_id: str) -> SimpleNamespace:
         c = sessions.c

@@ -16,7 +16,7 @@ signature while two values of one name keep their order. An absent or empty quer
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bastion.errors import InvalidSignature
 
@@ -55,10 +55,10 @@ def combine_headers(pairs: Iterable[tuple[bytes | str, bytes | str]]) -> dict[st
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class SignedRequest:
+class SignedRequest(NamedTuple):
     """What a signature covers: the method, the raw (percent-encoded) path and query as sent,
-    and the header fields (lower-case names, see :func:`combine_headers`)."""
+    and the header fields (lower-case names, see :func:`combine_headers`). An immutable named
+    tuple: one is made per signed request."""
 
     method: str
     path: str
@@ -68,23 +68,34 @@ class SignedRequest:
     def value(self, component: str) -> str:
         """The value of one covered component; raises :class:`InvalidSignature` when it is
         absent or holds a character that cannot be signed."""
+        return _values(self, (component,), lines=False)[0]
+
+
+def _values(request: SignedRequest, components: Iterable[str], *, lines: bool) -> list[str]:
+    """The covered values in order (or, with ``lines``, their signature base lines), each
+    checked as :meth:`SignedRequest.value` describes. One loop for all of them: this runs for
+    every signed request."""
+    method, path, query, headers = request
+    values: list[str] = []
+    for component in components:
         if component == "@method":
-            value = self.method
+            value = method
         elif component == "@path":
-            value = self.path or "/"
+            value = path or "/"
         elif component == "@query":
-            value = canonical_query(self.query)
-        elif component in self.headers and component not in NOT_COVERABLE:
-            value = self.headers[component]
+            value = canonical_query(query)
+        elif component in headers and component not in NOT_COVERABLE:
+            value = headers[component]
         else:
             raise InvalidSignature("bad_signature", "A covered component is absent.")
         if not value.isascii() or not value.isprintable():
             raise InvalidSignature("malformed", "A covered component holds a bad character.")
-        return value
+        values.append(f'"{component}": {value}' if lines else value)
+    return values
 
 
 def signature_base(request: SignedRequest, components: Iterable[str], params: str) -> bytes:
     """The bytes the MAC covers: each component line, then ``"@signature-params"``."""
-    lines = [f'"{c}": {request.value(c)}' for c in components]
+    lines = _values(request, components, lines=True)
     lines.append(f'"@signature-params": {params}')
     return "\n".join(lines).encode("ascii")

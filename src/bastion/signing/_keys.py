@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass, field
 
 from bastion.crypto import MasterKey
-from bastion.signing._mac import hmac_sha256
+from bastion.signing._mac import MacKey
 
 __all__ = ["KEY_ID", "PURPOSE", "IssuedKey", "KeyDeriver", "decode_secret"]
 
 PURPOSE = "bastion/request-signing-key/v1"
+MAX_REMEMBERED = 4096
 KEY_ID = re.compile(r"^(?P<kind>[sk]):(?P<owner>[A-Za-z0-9_-]{1,64})$")
 
 
@@ -41,18 +42,34 @@ def decode_secret(encoded: str) -> bytes:
 
 
 class KeyDeriver:
-    """Derives the secret of any key id from one purpose subkey of the master key."""
+    """Derives the secret of any key id from one purpose subkey of the master key.
 
-    __slots__ = ("_base",)
+    The verifier's :meth:`mac_key` is remembered per key id (up to :data:`MAX_REMEMBERED`,
+    then all forgotten at once) so that a busy key's requests neither derive its secret nor
+    set up its HMAC every time. A remembered key is what deriving it again would give, and
+    its owner is still checked live on every request: remembering it keeps nothing alive."""
+
+    __slots__ = ("_base", "_remembered")
 
     def __init__(self, master: MasterKey) -> None:
-        self._base = master.derive(PURPOSE)
+        self._base = MacKey(master.derive(PURPOSE))
+        self._remembered: dict[str, MacKey] = {}
 
     def __repr__(self) -> str:
         return "KeyDeriver(...)"
 
     def secret(self, key_id: str) -> bytes:
-        return hmac_sha256(self._base, key_id.encode("ascii"))
+        return self._base.mac(key_id.encode("ascii"))
+
+    def mac_key(self, key_id: str) -> MacKey:
+        """The secret of ``key_id`` set up for verifying MACs."""
+        key = self._remembered.get(key_id)
+        if key is None:
+            key = MacKey(self.secret(key_id))
+            if len(self._remembered) >= MAX_REMEMBERED:
+                self._remembered.clear()
+            self._remembered[key_id] = key
+        return key
 
     def session(self, session_id: str) -> IssuedKey:
         key_id = f"s:{session_id}"
