@@ -77,16 +77,16 @@ def xss_score(c: Canonical) -> float:
     """Anomaly score of the XSS signals in ``c``. Never raises."""
     if _GATE.search(c.compact) is None:
         return 0.0
-    score = weigh(c.compact, _RULES, c.hits)
-    if score < 5.0 and split_script_url(c):
+    score = weigh(c.compact, _RULES)
+    if score < 5.0 and split_script_url(c.text, c.compact):
         score += 5.0
     return score
 
 
-def split_script_url(c: Canonical) -> bool:
+def split_script_url(text: str, compact: str) -> bool:
     """A ``javascript:``/``vbscript:`` URL broken up by whitespace or NULs (``java\tscript:``),
     which no rule of the table sees. Needs a ``:`` in the text, so most values skip it."""
-    if ":" not in c.text or "script" in c.compact:
+    if ":" not in text or "script" in compact:
         return False
-    squeezed = _SQUEEZE.sub("", c.text)
+    squeezed = _SQUEEZE.sub("", text)
     return "javascript:" in squeezed or "vbscript:" in squeezed

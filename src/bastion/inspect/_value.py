@@ -1,0 +1,117 @@
+"""Scoring one value: canonicalise it, let the prefilter name the rules worth running, confirm
+those in Python and add their weights up (CRS-style anomaly scoring).
+
+The common case is short: a value no rule can match (the prefilter names none, it was not
+double-encoded and holds no split ``javascript:`` URL) is clean without any rule running. When
+the prefilter cannot answer (no Hyperscan, or a scanner fault) every detector runs in full.
+Both ways give the same verdict (tests/inspect/test_prefilter.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bastion.inspect import _other, _sqli, _xss
+from bastion.inspect._canonical import Canonical, forms
+from bastion.inspect._other import cmdi_score, nosqli_score, path_score, template_score
+from bastion.inspect._prefilter import Prefilter
+from bastion.inspect._sqli import sqli_score
+from bastion.inspect._verdict import BLOCK_THRESHOLD, CLEAN, Verdict, verdict
+from bastion.inspect._xss import split_script_url, xss_score
+
+__all__ = ["PREFILTER", "inspect_value", "warm_up"]
+
+_DETECTORS: tuple[tuple[str, Callable[[Canonical], float]], ...] = (
+    ("sqli", sqli_score),
+    ("xss", xss_score),
+    ("path_traversal", path_score),
+    ("command_injection", cmdi_score),
+    ("nosql_injection", nosqli_score),
+    ("template_injection", template_score),
+)
+_RICH_TEXT_DETECTORS = (("xss", xss_score),)
+
+# (kind, rules, matched against the compacted text, pre-filter of the whole table or None)
+_TABLES = (
+    ("sqli", _sqli._RULES, True, _sqli._GATE),
+    ("xss", _xss._RULES, True, _xss._GATE),
+    ("path_traversal", _other._PATH, False, None),
+    ("command_injection", _other._CMDI, False, None),
+    ("nosql_injection", _other._NOSQL, False, None),
+    ("template_injection", _other._TEMPLATE, False, None),
+)
+_SQLI, _XSS = 0, 1
+
+PREFILTER = Prefilter([(rules, on_compact) for _, rules, on_compact, _ in _TABLES])
+_RULES = tuple(
+    (table, pattern.search, weight, on_compact)
+    for table, pattern, weight, on_compact in PREFILTER.rules
+)
+
+
+def warm_up() -> None:
+    """Compile the prefilter now (about a second) instead of on the first request."""
+    PREFILTER.warm()
+
+
+def inspect_value(text: str, *, rich_text: bool = False) -> Verdict:
+    """Score one input value (query parameter, form field, header, cookie). Never raises.
+
+    The value is canonicalised exactly once (percent-decoding, then HTML entities) and only its
+    first 8 KiB are inspected. ``rich_text`` fields (Markdown, code snippets) are checked for
+    script injection only, so prose and code about SQL or shells pass.
+    """
+    if len(text) <= 32 and ((text.isalnum() and text.isascii()) or not text):
+        return CLEAN  # a short word or number (page=2, status=open): nothing to decode or score
+    canonical, compact, double = forms(text)
+    found = PREFILTER.hits(canonical, compact)
+    if found is None:
+        return _every_rule(Canonical(canonical, compact, double, False), rich_text)
+    if (
+        not found
+        and not double
+        and (":" not in canonical or not split_script_url(canonical, compact))
+    ):
+        return CLEAN  # the prefilter names no rule: every detector would score 0
+    return _named_rules(found, canonical, compact, double, rich_text)
+
+
+def _every_rule(c: Canonical, rich_text: bool) -> Verdict:
+    detectors = _RICH_TEXT_DETECTORS if rich_text else _DETECTORS
+    scores = {kind: fn(c) for kind, fn in detectors}
+    if c.double_encoded:
+        scores["double_encoding"] = BLOCK_THRESHOLD
+    return verdict(scores)
+
+
+def _named_rules(
+    found: list[int], text: str, compact: str, double: bool, rich_text: bool
+) -> Verdict:
+    """The detectors' scores with only the named rules run; a table whose own pre-filter
+    rejects the text scores 0, exactly as the detector function would."""
+    scores = [0.0] * len(_TABLES)
+    gated: dict[int, bool] = {}
+    for index in found:
+        table, search, weight, on_compact = _RULES[index]
+        if rich_text and table != _XSS:
+            continue
+        if not _passes(table, compact, gated):
+            continue
+        if search(compact if on_compact else text) is not None:
+            scores[table] += weight
+    if scores[_XSS] < 5.0 and split_script_url(text, compact) and _passes(_XSS, compact, gated):
+        scores[_XSS] += 5.0
+    named = {_TABLES[t][0]: s for t, s in enumerate(scores) if s > 0}
+    if double:
+        named["double_encoding"] = BLOCK_THRESHOLD
+    return verdict(named)
+
+
+def _passes(table: int, compact: str, gated: dict[int, bool]) -> bool:
+    gate = _TABLES[table][3]
+    if gate is None:
+        return True
+    passed = gated.get(table)
+    if passed is None:
+        passed = gated[table] = gate.search(compact) is not None
+    return passed
