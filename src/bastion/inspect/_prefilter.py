@@ -1,17 +1,19 @@
-r"""A one-pass prefilter over every detector rule, with Hyperscan when it is installed.
+r"""One Hyperscan scan over every detector rule, when Hyperscan is installed.
 
-Each rule is compiled into Hyperscan databases in *prefilter* mode, which may report a rule
-that does not really match (constructs Hyperscan lacks, such as back-references and
-look-aheads, are widened) but never misses one that does. One scan per text then names the few
-rules worth running; only those are confirmed with Python's ``re``, so verdicts are exactly the
-pure-Python ones, at a fraction of the cost for ordinary input.
+ASCII text: each rule Hyperscan supports is compiled as it is, and Hyperscan then reports it
+exactly when Python's ``re`` finds a match (same syntax and the same meaning on canonical text:
+no control characters, lower-cased; a test checks every rule on every corpus input and on
+generated text). The few rules with look-arounds or back-references are compiled in
+*prefilter* mode, which may report a rule that does not match but never misses one that does;
+those are confirmed with ``re``. So one scan scores most values, with the verdicts of the
+pure-Python rules.
 
-ASCII text is scanned as it is. Other text is scanned as one byte per character against rules
-rewritten so that the scan still never misses (see ``_widen``): Python's ``\w``, ``\d``, ``\s``
-and ``\b`` are Unicode-aware and Hyperscan's are not, and its Unicode mode makes some of our
-rules take minutes to compile. Without Hyperscan (it needs x86-64) :meth:`Prefilter.hits`
-returns None and every rule runs, as before. The databases are compiled on first use (about a
-second), not at import.
+Other text is scanned as one byte per character against rules rewritten so that the scan never
+misses (see ``_widen``: Python's ``\w``, ``\d``, ``\s`` and ``\b`` are Unicode-aware and
+Hyperscan's are not, and its Unicode mode makes some of our rules take minutes to compile);
+every rule it names is confirmed with ``re``. Without Hyperscan (it needs x86-64, or
+``BASTION_NO_HYPERSCAN=1``) :meth:`Prefilter.hits` returns None and every rule runs. The
+databases are compiled on first use (about a second), not at import.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from bastion.inspect._canonical import Rules
 from bastion.inspect._widen import one_byte_per_char, widen
 
-__all__ = ["Prefilter", "Rule"]
+__all__ = ["SURE", "Prefilter", "Rule"]
 
 Rule = tuple[int, re.Pattern[str], float, bool]
 """``(table index, pattern, weight, matched against the compacted text)``."""
@@ -38,29 +40,56 @@ except ImportError:  # pragma: no cover - not on this platform
 
 _DISABLED = os.environ.get("BASTION_NO_HYPERSCAN") == "1"
 """Set to 1 to run every rule in pure Python even where Hyperscan is installed."""
-_FLAGS = 0
+
+SURE = 1 << 20
+"""A reported index ``SURE + i`` means rule ``i`` matched exactly; a plain ``i``, that it may."""
+
+_EXACT = _PREFILTER = 0
 if _hs is not None:
-    _FLAGS = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_SINGLEMATCH
+    _EXACT = _hs.HS_FLAG_SINGLEMATCH
+    _PREFILTER = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_SINGLEMATCH
+_BEYOND_EXACT = re.compile(r"\(\?<?[=!]|\\[1-9]")
+"""Look-arounds and back-references: Hyperscan matches these rules in prefilter mode only."""
+
+_Entry = tuple[int, bytes, int]
+"""``(reported index, expression, flags)``."""
 
 
-def _compile(rules: list[tuple[int, bytes]]) -> Any:
-    """One database; each rule reports its flat index."""
+def _compile(entries: list[_Entry]) -> Any:
     db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
     db.compile(
-        expressions=[expression for _, expression in rules],
-        ids=[flat for flat, _ in rules],
-        elements=len(rules),
-        flags=[_FLAGS] * len(rules),
+        expressions=[expression for _, expression, _ in entries],
+        ids=[index for index, _, _ in entries],
+        elements=len(entries),
+        flags=[flags for _, _, flags in entries],
     )
     return db
 
 
-def _compiles(rule: tuple[int, bytes]) -> bool:
+def _compiles(entry: _Entry) -> bool:
     try:
-        _compile([rule])
+        _compile([entry])
     except _hs.error:
         return False
     return True
+
+
+def _entries(rules: Sequence[Rule], transform: Callable[[str], str], exact: bool) -> list[_Entry]:
+    """How each rule goes into a database: exact where Hyperscan matches it as Python does,
+    in prefilter mode otherwise; a rule beyond both gets no entry and runs on every scan."""
+    entries: list[_Entry] = []
+    for index, (_, pattern, _, _) in enumerate(rules):
+        expression = transform(pattern.pattern).encode()
+        if exact and not _BEYOND_EXACT.search(pattern.pattern):
+            entries.append((SURE + index, expression, _EXACT))
+        else:
+            entries.append((index, expression, _PREFILTER))
+    try:
+        _compile(entries)
+    except _hs.error:  # some rule is beyond what we expected: sort it out one by one
+        entries = [e if _compiles(e) else (e[0] % SURE, e[1], _PREFILTER) for e in entries]
+        entries = [e for e in entries if _compiles(e)]
+    return entries
 
 
 def _on_match(rule: int, start: int, end: int, flags: int, found: list[int]) -> None:
@@ -68,19 +97,15 @@ def _on_match(rule: int, start: int, end: int, flags: int, found: list[int]) -> 
 
 
 class _Database:
-    """One Hyperscan database over some of the rules (by their flat index), scanned against one
-    text. A rule Hyperscan cannot compile is reported on every scan."""
+    """One Hyperscan database over some rules, scanned against one text. A rule Hyperscan
+    cannot compile is reported (as one that may match) on every scan."""
 
-    def __init__(self, rules: list[tuple[int, str]], transform: Callable[[str], str]) -> None:
+    def __init__(self, entries: list[_Entry], indices: Sequence[int]) -> None:
         assert _hs is not None
-        expressions = [(flat, transform(pattern).encode()) for flat, pattern in rules]
-        try:
-            self.db = _compile(expressions)
-            self.always: list[int] = []
-        except _hs.error:  # some rule is beyond Hyperscan: find it, and run it every time
-            kept = [rule for rule in expressions if _compiles(rule)]
-            self.always = [flat for flat, e in expressions if (flat, e) not in kept]
-            self.db = _compile(kept)
+        wanted = set(indices)
+        kept = [entry for entry in entries if entry[0] % SURE in wanted]
+        self.always = sorted(wanted - {entry[0] % SURE for entry in kept})
+        self.db = _compile(kept)
         self._local = threading.local()
 
     def scan(self, data: bytes, found: list[int]) -> None:
@@ -97,12 +122,16 @@ class _Alphabet:
     """The three databases for one alphabet: compact-text rules, plain-text rules, and both
     (one scan when the compacted text equals the plain one, the common case)."""
 
-    def __init__(self, rules: Sequence[Rule], transform: Callable[[str], str]) -> None:
-        on_compact = [(i, r[1].pattern) for i, r in enumerate(rules) if r[3]]
-        on_text = [(i, r[1].pattern) for i, r in enumerate(rules) if not r[3]]
-        self.compact = _Database(on_compact, transform)
-        self.text = _Database(on_text, transform)
-        self.both = _Database(on_compact + on_text, transform)
+    def __init__(self, rules: Sequence[Rule], transform: Callable[[str], str], exact: bool) -> None:
+        entries = _entries(rules, transform, exact)
+        sure = {index - SURE for index, _, _ in entries if index >= SURE}
+        self.confirmed = frozenset(range(len(rules))) - sure
+        """The rules the scan may name without matching: ``re`` confirms these."""
+        on_compact = [i for i, rule in enumerate(rules) if rule[3]]
+        on_text = [i for i, rule in enumerate(rules) if not rule[3]]
+        self.compact = _Database(entries, on_compact)
+        self.text = _Database(entries, on_text)
+        self.both = _Database(entries, on_compact + on_text)
 
 
 def _same(pattern: str) -> str:
@@ -127,7 +156,10 @@ class Prefilter:
     def _compiled(self) -> tuple[_Alphabet, _Alphabet]:
         with self._lock:
             if self._alphabets is None:
-                self._alphabets = (_Alphabet(self.rules, _same), _Alphabet(self.rules, widen))
+                self._alphabets = (
+                    _Alphabet(self.rules, _same, exact=True),
+                    _Alphabet(self.rules, widen, exact=False),
+                )
             return self._alphabets
 
     def warm(self) -> None:
@@ -136,8 +168,8 @@ class Prefilter:
             self._compiled()
 
     def hits(self, text: str, compact: str) -> list[int] | None:
-        """Flat indices (into :attr:`rules`) of the rules that may match; None when every
-        rule has to run."""
+        """Indices (into :attr:`rules`) of the rules that may match, plus :data:`SURE` for
+        those that do; None when every rule has to run."""
         alphabets = self._alphabets
         if alphabets is None:
             if not self.available:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bastion.inspect import _other, _sqli, _xss
-from bastion.inspect._canonical import Canonical, forms
+from bastion.inspect._canonical import Canonical, Rules, forms
 from bastion.inspect._other import cmdi_score, nosqli_score, path_score, template_score
-from bastion.inspect._prefilter import Prefilter
+from bastion.inspect._prefilter import SURE, Prefilter
 from bastion.inspect._sqli import sqli_score
 from bastion.inspect._verdict import BLOCK_THRESHOLD, CLEAN, Verdict, verdict
 from bastion.inspect._xss import split_script_url, xss_score
@@ -31,18 +31,24 @@ _DETECTORS: tuple[tuple[str, Callable[[Canonical], float]], ...] = (
 )
 _RICH_TEXT_DETECTORS = (("xss", xss_score),)
 
-# (kind, rules, matched against the compacted text, pre-filter of the whole table or None)
-_TABLES = (
-    ("sqli", _sqli._RULES, True, _sqli._GATE),
-    ("xss", _xss._RULES, True, _xss._GATE),
-    ("path_traversal", _other._PATH, False, None),
-    ("command_injection", _other._CMDI, False, None),
-    ("nosql_injection", _other._NOSQL, False, None),
-    ("template_injection", _other._TEMPLATE, False, None),
+# The detector tables as one flat rule list for the prefilter. The SQLi and XSS tables each sit
+# behind a gate (a detector scores 0 when its gate does not match), which goes in as a table of
+# its own, so the gates come first: 0 and 1 gate tables 2 and 3.
+_GATES = {2: 0, 3: 1}
+_TABLES: tuple[tuple[str, Rules, bool], ...] = (
+    ("sqli gate", ((_sqli._GATE, 1.0),), True),
+    ("xss gate", ((_xss._GATE, 1.0),), True),
+    ("sqli", _sqli._RULES, True),
+    ("xss", _xss._RULES, True),
+    ("path_traversal", _other._PATH, False),
+    ("command_injection", _other._CMDI, False),
+    ("nosql_injection", _other._NOSQL, False),
+    ("template_injection", _other._TEMPLATE, False),
 )
-_SQLI, _XSS = 0, 1
+_XSS_GATE, _XSS = 1, 3
+_RICH_TEXT_TABLES = frozenset((_XSS_GATE, _XSS))
 
-PREFILTER = Prefilter([(rules, on_compact) for _, rules, on_compact, _ in _TABLES])
+PREFILTER = Prefilter([(rules, on_compact) for _, rules, on_compact in _TABLES])
 _RULES = tuple(
     (table, pattern.search, weight, on_compact)
     for table, pattern, weight, on_compact in PREFILTER.rules
@@ -68,11 +74,11 @@ def inspect_value(text: str, *, rich_text: bool = False) -> Verdict:
     if found is None:
         return _every_rule(Canonical(canonical, compact, double, False), rich_text)
     if (
-        not found
+        (not found or (len(found) <= 2 and found[0] % SURE < 2 and found[-1] % SURE < 2))
         and not double
         and (":" not in canonical or not split_script_url(canonical, compact))
     ):
-        return CLEAN  # the prefilter names no rule: every detector would score 0
+        return CLEAN  # the prefilter names no rule but gates: every detector would score 0
     return _named_rules(found, canonical, compact, double, rich_text)
 
 
@@ -87,31 +93,37 @@ def _every_rule(c: Canonical, rich_text: bool) -> Verdict:
 def _named_rules(
     found: list[int], text: str, compact: str, double: bool, rich_text: bool
 ) -> Verdict:
-    """The detectors' scores with only the named rules run; a table whose own pre-filter
-    rejects the text scores 0, exactly as the detector function would."""
+    """The detectors' scores from the rules the prefilter named: those it matched exactly
+    count at once, the others are confirmed with ``re`` (gates first, so a table whose gate
+    fails is not searched)."""
     scores = [0.0] * len(_TABLES)
-    gated: dict[int, bool] = {}
+    maybe: list[int] = []
     for index in found:
-        table, search, weight, on_compact = _RULES[index]
-        if rich_text and table != _XSS:
-            continue
-        if not _passes(table, compact, gated):
-            continue
-        if search(compact if on_compact else text) is not None:
+        if index >= SURE:
+            table, _, weight, _ = _RULES[index - SURE]
             scores[table] += weight
-    if scores[_XSS] < 5.0 and split_script_url(text, compact) and _passes(_XSS, compact, gated):
-        scores[_XSS] += 5.0
-    named = {_TABLES[t][0]: s for t, s in enumerate(scores) if s > 0}
+        else:
+            maybe.append(index)
+    if maybe:
+        maybe.sort()  # gate rules first
+        for index in maybe:
+            table, search, weight, on_compact = _RULES[index]
+            gate = _GATES.get(table)
+            if gate is not None and not scores[gate]:
+                continue
+            if rich_text and table not in _RICH_TEXT_TABLES:
+                continue
+            if search(compact if on_compact else text) is not None:
+                scores[table] += weight
+    named: dict[str, float] = {}
+    for table, score in enumerate(scores):
+        gate = _GATES.get(table)
+        if gate is not None and not scores[gate]:
+            continue
+        if table == _XSS and score < 5.0 and split_script_url(text, compact):
+            score += 5.0
+        if score > 0 and table not in _GATES.values() and (not rich_text or table == _XSS):
+            named[_TABLES[table][0]] = score
     if double:
         named["double_encoding"] = BLOCK_THRESHOLD
     return verdict(named)
-
-
-def _passes(table: int, compact: str, gated: dict[int, bool]) -> bool:
-    gate = _TABLES[table][3]
-    if gate is None:
-        return True
-    passed = gated.get(table)
-    if passed is None:
-        passed = gated[table] = gate.search(compact) is not None
-    return passed

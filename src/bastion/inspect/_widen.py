@@ -2,47 +2,36 @@ r"""Rewrite a rule so that a byte scan can stand in for it on non-ASCII text.
 
 Hyperscan scans bytes and its ``\w``, ``\d``, ``\s`` and ``\b`` are ASCII-only, while Python's
 are Unicode-aware. :func:`one_byte_per_char` turns a text into one byte per character: ASCII
-characters stay themselves and every other character becomes a byte from 0x80 to 0xFF.
-:func:`widen` rewrites a rule so that, on those bytes, it matches wherever the Python rule
-matches the text (and possibly more, which the Python confirmation then drops):
+characters stay themselves and every other character becomes ``?``. :func:`widen` rewrites a
+rule so that, on those bytes, it matches wherever the Python rule matches the text (and
+possibly more, which the Python confirmation then drops):
 
 * every rule is ASCII, so a non-ASCII character never equals one of its literals;
-* ``\w``, ``\d`` and ``\s``, alone or in a positive class, also accept any byte >= 0x80 (a
-  non-ASCII character may be a letter, a digit or a space to Python);
-* a negated class (``[^a-z]``) and ``.`` already accept every byte >= 0x80, and ``\W``, ``\S``
-  and ``\D`` too, since the byte is not an ASCII word, space or digit;
+* ``\w``, ``\d`` and ``\s``, alone or in a positive class, also accept ``?`` (a non-ASCII
+  character may be a letter, a digit or a space to Python);
+* a negated class (``[^a-z]``) must not hold ``?`` (checked) and so accepts it, as ``.``,
+  ``\W``, ``\S`` and ``\D`` do;
 * ``\b`` is dropped (Python's word boundary depends on Unicode letters; without the assertion
   the rule only matches more);
 * lengths and positions are unchanged, since each character is one byte, so bounded gaps
   (``.{0,40}``), ``^`` and ``$`` mean the same.
 
-Look-arounds and back-references are left to Hyperscan's prefilter mode, which widens them.
+A real ``?`` in the text is then taken for a possible letter, digit or space: the scan may
+name more rules, never fewer. Look-arounds and back-references are left to Hyperscan's
+prefilter mode, which widens them.
 """
 
 from __future__ import annotations
 
-import codecs
+__all__ = ["PLACEHOLDER", "one_byte_per_char", "widen"]
 
-__all__ = ["one_byte_per_char", "widen"]
-
-_HIGH = r"\x80-\xff"
+PLACEHOLDER = "?"
 _WIDENED = {"w", "d", "s"}
-_ERRORS = "bastion-inspect-one-byte"
-
-
-def _high_byte(error: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: each character latin-1 cannot encode becomes one 0x80 byte."""
-    if not isinstance(error, UnicodeEncodeError):  # pragma: no cover - only used to encode
-        raise error
-    return "\x80" * (error.end - error.start), error.end
-
-
-codecs.register_error(_ERRORS, _high_byte)
 
 
 def one_byte_per_char(text: str) -> bytes:
-    """``text`` as one byte per character: ASCII as itself, anything else 0x80 to 0xFF."""
-    return text.encode("latin-1", _ERRORS)
+    """``text`` as one byte per character: ASCII as itself, anything else ``?``."""
+    return text.encode("ascii", "replace")
 
 
 def widen(pattern: str) -> str:
@@ -57,11 +46,15 @@ def widen(pattern: str) -> str:
         char = pattern[i]
         if char == "\\":
             pair = pattern[i : i + 2]
+            if negated and pair == "\\" + PLACEHOLDER:
+                raise ValueError(f"negated class holding {PLACEHOLDER!r} in {pattern!r}")
             out.append(_escape(pair, in_class=in_class, negated=negated))
             i += 2
             continue
         if in_class and char == "]" and not _class_opened_at(out):
             in_class = negated = False
+        elif negated and char == PLACEHOLDER:
+            raise ValueError(f"negated class holding {PLACEHOLDER!r} in {pattern!r}")
         elif not in_class and char == "[":
             in_class = True
             negated = pattern.startswith("^", i + 1)
@@ -90,8 +83,8 @@ def _escape(pair: str, *, in_class: bool, negated: bool) -> str:
     letter = pair[1:]
     if letter in _WIDENED:
         if not in_class:
-            return f"[{pair}{_HIGH}]"
-        return pair if negated else pair + _HIGH
+            return f"[{pair}{PLACEHOLDER}]"
+        return pair if negated else pair + PLACEHOLDER
     if letter == "b":
         if in_class:
             raise ValueError("backspace in a class")
