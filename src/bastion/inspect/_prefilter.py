@@ -97,8 +97,8 @@ def _on_match(rule: int, start: int, end: int, flags: int, found: list[int]) -> 
 
 
 class _Database:
-    """One Hyperscan database over some rules, scanned against one text. A rule Hyperscan
-    cannot compile is reported (as one that may match) on every scan."""
+    """One Hyperscan database over some rules. A rule Hyperscan cannot compile is reported
+    (as one that may match) on every scan: :attr:`always`."""
 
     def __init__(self, entries: list[_Entry], indices: Sequence[int]) -> None:
         assert _hs is not None
@@ -106,16 +106,17 @@ class _Database:
         kept = [entry for entry in entries if entry[0] % SURE in wanted]
         self.always = sorted(wanted - {entry[0] % SURE for entry in kept})
         self.db = _compile(kept)
-        self._local = threading.local()
 
-    def scan(self, data: bytes, found: list[int]) -> None:
-        try:
-            scratch = self._local.scratch
-        except AttributeError:  # the first scan on this thread
-            scratch = self._local.scratch = _hs.Scratch(self.db)
-        self.db.scan(data, _on_match, 0, found, scratch)
-        if self.always:
-            found.extend(self.always)
+    def scanner(self) -> Callable[[bytes, list[int]], None]:
+        """A scan for one thread (Hyperscan scratch space is per thread)."""
+        scan, scratch, always = self.db.scan, _hs.Scratch(self.db), self.always
+
+        def run(data: bytes, found: list[int]) -> None:
+            scan(data, _on_match, 0, found, scratch)  # positional: much cheaper than keywords
+            if always:
+                found.extend(always)
+
+        return run
 
 
 class _Alphabet:
@@ -132,6 +133,9 @@ class _Alphabet:
         self.compact = _Database(entries, on_compact)
         self.text = _Database(entries, on_text)
         self.both = _Database(entries, on_compact + on_text)
+
+    def scanners(self) -> tuple[Callable[[bytes, list[int]], None], ...]:
+        return self.both.scanner(), self.compact.scanner(), self.text.scanner()
 
 
 def _same(pattern: str) -> str:
@@ -151,6 +155,7 @@ class Prefilter:
         )
         self._alphabets: tuple[_Alphabet, _Alphabet] | None = None
         self._lock = threading.Lock()
+        self._local = threading.local()
         self.available = _hs is not None and not _DISABLED
 
     def _compiled(self) -> tuple[_Alphabet, _Alphabet]:
@@ -170,26 +175,43 @@ class Prefilter:
     def hits(self, text: str, compact: str) -> list[int] | None:
         """Indices (into :attr:`rules`) of the rules that may match, plus :data:`SURE` for
         those that do; None when every rule has to run."""
-        alphabets = self._alphabets
-        if alphabets is None:
+        try:
+            scan = self._local.scan
+        except AttributeError:  # the first scan on this thread
             if not self.available:
                 return None
-            alphabets = self._compiled()
-        found: list[int] = []
-        try:
-            if text.isascii():
-                alphabet, encode = alphabets[0], _ascii
-            else:
-                alphabet, encode = alphabets[1], one_byte_per_char
-            if compact == text:
-                alphabet.both.scan(encode(text), found)
-            else:
-                alphabet.compact.scan(encode(compact), found)
-                alphabet.text.scan(encode(text), found)
-        except Exception:  # any scanner fault: fall back to running every rule
-            return None
+            scan = self._local.scan = self._scanner()
+        found: list[int] | None = scan(text, compact)
         return found
 
+    def _scanner(self) -> Callable[[str, str], list[int] | None]:
+        """The scan for one thread. The common case, ASCII text that compacting leaves alone
+        and databases without a rule beyond Hyperscan, calls Hyperscan directly."""
+        ascii_, other = self._compiled()
+        ascii_both, ascii_compact, ascii_text = ascii_.scanners()
+        other_both, other_compact, other_text = other.scanners()
+        both_db = ascii_.both
+        direct = both_db.db.scan if not both_db.always else None
+        scratch = _hs.Scratch(both_db.db)
 
-def _ascii(text: str) -> bytes:
-    return text.encode("ascii")
+        def scan(text: str, compact: str) -> list[int] | None:
+            found: list[int] = []
+            try:
+                if text.isascii():
+                    if compact != text:
+                        ascii_compact(compact.encode(), found)
+                        ascii_text(text.encode(), found)
+                    elif direct is not None:
+                        direct(text.encode(), _on_match, 0, found, scratch)
+                    else:
+                        ascii_both(text.encode(), found)
+                elif compact == text:
+                    other_both(one_byte_per_char(text), found)
+                else:
+                    other_compact(one_byte_per_char(compact), found)
+                    other_text(one_byte_per_char(text), found)
+            except Exception:  # any scanner fault: fall back to running every rule
+                return None
+            return found
+
+        return scan

@@ -9,6 +9,7 @@ Both ways give the same verdict (tests/inspect/test_prefilter.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from bastion.inspect import _other, _sqli, _xss
@@ -31,24 +32,19 @@ _DETECTORS: tuple[tuple[str, Callable[[Canonical], float]], ...] = (
 )
 _RICH_TEXT_DETECTORS = (("xss", xss_score),)
 
-# The detector tables as one flat rule list for the prefilter. The SQLi and XSS tables each sit
-# behind a gate (a detector scores 0 when its gate does not match), which goes in as a table of
-# its own, so the gates come first: 0 and 1 gate tables 2 and 3.
-_GATES = {2: 0, 3: 1}
-_TABLES: tuple[tuple[str, Rules, bool], ...] = (
-    ("sqli gate", ((_sqli._GATE, 1.0),), True),
-    ("xss gate", ((_xss._GATE, 1.0),), True),
-    ("sqli", _sqli._RULES, True),
-    ("xss", _xss._RULES, True),
-    ("path_traversal", _other._PATH, False),
-    ("command_injection", _other._CMDI, False),
-    ("nosql_injection", _other._NOSQL, False),
-    ("template_injection", _other._TEMPLATE, False),
+# (kind, rules, matched against the compacted text, the table's gate or None): a detector
+# with a gate scores 0 when the gate does not match the compacted text.
+_TABLES: tuple[tuple[str, Rules, bool, re.Pattern[str] | None], ...] = (
+    ("sqli", _sqli._RULES, True, _sqli._GATE),
+    ("xss", _xss._RULES, True, _xss._GATE),
+    ("path_traversal", _other._PATH, False, None),
+    ("command_injection", _other._CMDI, False, None),
+    ("nosql_injection", _other._NOSQL, False, None),
+    ("template_injection", _other._TEMPLATE, False, None),
 )
-_XSS_GATE, _XSS = 1, 3
-_RICH_TEXT_TABLES = frozenset((_XSS_GATE, _XSS))
+_XSS = 1
 
-PREFILTER = Prefilter([(rules, on_compact) for _, rules, on_compact in _TABLES])
+PREFILTER = Prefilter([(rules, on_compact) for _, rules, on_compact, _ in _TABLES])
 _RULES = tuple(
     (table, pattern.search, weight, on_compact)
     for table, pattern, weight, on_compact in PREFILTER.rules
@@ -74,11 +70,11 @@ def inspect_value(text: str, *, rich_text: bool = False) -> Verdict:
     if found is None:
         return _every_rule(Canonical(canonical, compact, double, False), rich_text)
     if (
-        (not found or (len(found) <= 2 and found[0] % SURE < 2 and found[-1] % SURE < 2))
+        not found
         and not double
         and (":" not in canonical or not split_script_url(canonical, compact))
     ):
-        return CLEAN  # the prefilter names no rule but gates: every detector would score 0
+        return CLEAN  # the prefilter names no rule: every detector would score 0
     return _named_rules(found, canonical, compact, double, rich_text)
 
 
@@ -94,36 +90,32 @@ def _named_rules(
     found: list[int], text: str, compact: str, double: bool, rich_text: bool
 ) -> Verdict:
     """The detectors' scores from the rules the prefilter named: those it matched exactly
-    count at once, the others are confirmed with ``re`` (gates first, so a table whose gate
-    fails is not searched)."""
+    count at once, the others are confirmed with ``re``."""
     scores = [0.0] * len(_TABLES)
-    maybe: list[int] = []
+    gates: dict[int, bool] = {}
     for index in found:
-        if index >= SURE:
-            table, _, weight, _ = _RULES[index - SURE]
-            scores[table] += weight
-        else:
-            maybe.append(index)
-    if maybe:
-        maybe.sort()  # gate rules first
-        for index in maybe:
-            table, search, weight, on_compact = _RULES[index]
-            gate = _GATES.get(table)
-            if gate is not None and not scores[gate]:
-                continue
-            if rich_text and table not in _RICH_TEXT_TABLES:
-                continue
-            if search(compact if on_compact else text) is not None:
-                scores[table] += weight
-    named: dict[str, float] = {}
-    for table, score in enumerate(scores):
-        gate = _GATES.get(table)
-        if gate is not None and not scores[gate]:
+        sure = index >= SURE
+        table, search, weight, on_compact = _RULES[index - SURE if sure else index]
+        if rich_text and table != _XSS:
             continue
-        if table == _XSS and score < 5.0 and split_script_url(text, compact):
-            score += 5.0
-        if score > 0 and table not in _GATES.values() and (not rich_text or table == _XSS):
-            named[_TABLES[table][0]] = score
+        if not _passes(table, compact, gates):
+            continue
+        if sure or search(compact if on_compact else text) is not None:
+            scores[table] += weight
+    if scores[_XSS] < 5.0 and split_script_url(text, compact) and _passes(_XSS, compact, gates):
+        scores[_XSS] += 5.0
+    named = {_TABLES[table][0]: score for table, score in enumerate(scores) if score > 0}
     if double:
         named["double_encoding"] = BLOCK_THRESHOLD
     return verdict(named)
+
+
+def _passes(table: int, compact: str, gates: dict[int, bool]) -> bool:
+    """Whether the table's gate lets its rules count (evaluated once per value)."""
+    gate = _TABLES[table][3]
+    if gate is None:
+        return True
+    passed = gates.get(table)
+    if passed is None:
+        passed = gates[table] = gate.search(compact) is not None
+    return passed
