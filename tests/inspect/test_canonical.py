@@ -12,7 +12,13 @@ from urllib.parse import unquote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bastion.inspect._canonical import MAX_INSPECTED_CHARS, collapse_spaces, forms
+from bastion.inspect._canonical import (
+    MAX_INSPECTED_CHARS,
+    collapse_spaces,
+    forms,
+    may_hold_references,
+)
+from bastion.inspect._xss import split_script_url
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _COMMENT = re.compile(r"/\*(?!!)[^*]{0,200}\*/")
@@ -65,3 +71,31 @@ def test_forms_at_the_length_cap() -> None:
 @given(st.text(alphabet=st.sampled_from(" \t\n\x85\u3000\u2028ab"), max_size=30))
 def test_collapse_spaces_is_the_regular_expression(text: str) -> None:
     assert collapse_spaces(text) == _SPACE.sub(" ", text)
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\n\x00\x85\u3000javscriptb:"), max_size=30))
+def test_split_script_url_is_the_regular_expression(text: str) -> None:
+    squeezed = re.sub(r"[\s\x00]+", "", text)
+    expected = ":" in text and ("javascript:" in squeezed or "vbscript:" in squeezed)
+    assert split_script_url(text, "") == expected
+
+
+_REFERENCE_BITS = st.sampled_from(
+    ["&", "&&", "#", "#x", "x", "3c", "60", ";", "lt", "gt", "LT", "amp", "am", "not", "notin",
+     "nbsp", "AElig", "q=1", "a", "b", " ", "\n", "=", "&#", "&lt", "\u00e9"]
+)  # fmt: skip
+
+
+@settings(max_examples=1500)
+@given(st.lists(_REFERENCE_BITS, max_size=12).map("".join))
+def test_text_without_references_is_what_unescape_leaves_alone(text: str) -> None:
+    if not may_hold_references(text):
+        assert html.unescape(text) == text
+
+
+def test_every_entity_name_is_seen() -> None:
+    from html.entities import html5
+
+    for name in html5:
+        assert may_hold_references("x&" + name)
+        assert may_hold_references("&" + name + "tail")

@@ -14,6 +14,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from html.entities import html5
 from urllib.parse import unquote
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "canonicalise",
     "collapse_spaces",
     "forms",
+    "may_hold_references",
     "rules",
     "weigh",
 ]
@@ -51,7 +53,24 @@ class Canonical:
 
 def _decode_once(value: str) -> str:
     """Percent-decode once, then HTML-entity decode once. Never raises."""
-    return html.unescape(unquote(value, errors="replace"))
+    decoded = unquote(value, errors="replace")
+    return html.unescape(decoded) if may_hold_references(decoded) else decoded
+
+
+_REFERENCE_STARTS = frozenset(name[:2] for name in html5) | {"#"}
+"""Every character reference ``html.unescape`` replaces starts ``&#`` or ``&`` and the first
+two letters of an HTML5 entity name (the shortest names, ``lt`` and ``gt``, have two)."""
+
+
+def may_hold_references(text: str) -> bool:
+    """False when ``html.unescape`` would return ``text`` unchanged (its decoding loop is slow
+    on query strings: ``&q=...`` looks like a reference until every prefix was tried)."""
+    at = text.find("&")
+    while at >= 0:
+        if text[at + 1 : at + 3] in _REFERENCE_STARTS or text[at + 1 : at + 2] == "#":
+            return True
+        at = text.find("&", at + 1)
+    return False
 
 
 def canonicalise(value: str) -> Canonical:
@@ -74,6 +93,17 @@ def forms(value: str) -> tuple[str, str, bool]:
         if "/*" in text or "  " in text:
             return text, _compact(text), False
         return text, text, False
+    if (
+        value.isascii()
+        and "%" not in value
+        and "&" not in value
+        and len(value) <= MAX_INSPECTED_CHARS
+    ):
+        # ASCII with line breaks or tabs: nothing to decode either
+        if _CONTROL.search(value) is not None:
+            value = _CONTROL.sub("", value)
+        text = value.lower()
+        return text, _compact(text), False
     head = value[:MAX_INSPECTED_CHARS]
     if "%" in head or "&" in head:
         decoded = _decode_once(head)
