@@ -99,3 +99,10 @@ def test_every_entity_name_is_seen() -> None:
     for name in html5:
         assert may_hold_references("x&" + name)
         assert may_hold_references("&" + name + "tail")
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40))
+def test_printable_ascii_needs_nothing_but_lower_casing(value: str) -> None:
+    """The shortcut ``inspect_value`` takes before calling :func:`forms`."""
+    if not any(s in value for s in ("%", "&", "/*", "  ")):
+        assert forms(value) == (value.lower(), value.lower(), False)

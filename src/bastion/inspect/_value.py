@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 
 from bastion.inspect import _other, _sqli, _xss
-from bastion.inspect._canonical import Canonical, Rules, forms
+from bastion.inspect._canonical import MAX_INSPECTED_CHARS, Canonical, Rules, forms
 from bastion.inspect._other import cmdi_score, nosqli_score, path_score, template_score
 from bastion.inspect._prefilter import SURE, Prefilter
 from bastion.inspect._sqli import sqli_score
@@ -65,7 +65,19 @@ def inspect_value(text: str, *, rich_text: bool = False) -> Verdict:
     """
     if len(text) <= 32 and ((text.isalnum() and text.isascii()) or not text):
         return CLEAN  # a short word or number (page=2, status=open): nothing to decode or score
-    canonical, compact, double = forms(text)
+    if (
+        text.isascii()
+        and text.isprintable()
+        and "%" not in text
+        and "&" not in text
+        and "/*" not in text
+        and "  " not in text
+        and len(text) <= MAX_INSPECTED_CHARS
+    ):  # the common case of forms(): nothing to decode, remove or compact
+        canonical = compact = text.lower()
+        double = False
+    else:
+        canonical, compact, double = forms(text)
     found = PREFILTER.hits(canonical, compact)
     if found is None:
         return _every_rule(Canonical(canonical, compact, double, False), rich_text)
