@@ -84,23 +84,16 @@ def forms(value: str) -> tuple[str, str, bool]:
     hot path). ``compact`` is ``text`` itself when compacting changes nothing."""
     if (
         value.isascii()
-        and value.isprintable()  # no control character to remove, no whitespace but spaces
         and "%" not in value
         and "&" not in value  # nothing to decode, and NFKC leaves ASCII alone
         and len(value) <= MAX_INSPECTED_CHARS
     ):
-        text = value.lower()
-        if "/*" in text or "  " in text:
-            return text, _compact(text), False
-        return text, text, False
-    if (
-        value.isascii()
-        and "%" not in value
-        and "&" not in value
-        and len(value) <= MAX_INSPECTED_CHARS
-    ):
-        # ASCII with line breaks or tabs: nothing to decode either
-        if _CONTROL.search(value) is not None:
+        if value.isprintable():  # no control character to remove, no whitespace but spaces
+            text = value.lower()
+            if "/*" in text or "  " in text:
+                return text, _compact(text), False
+            return text, text, False
+        if _CONTROL.search(value) is not None:  # else only line breaks and tabs
             value = _CONTROL.sub("", value)
         text = value.lower()
         return text, _compact(text), False
