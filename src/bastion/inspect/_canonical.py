@@ -96,7 +96,7 @@ def forms(value: str) -> tuple[str, str, bool]:
         if _CONTROL.search(value) is not None:  # else only line breaks and tabs
             value = _CONTROL.sub("", value)
         text = value.lower()
-        return text, _compact(text), False
+        return text, collapse_spaces(_COMMENT.sub(" ", text) if "/*" in text else text), False
     head = value[:MAX_INSPECTED_CHARS]
     if "%" in head or "&" in head:
         decoded = _decode_once(head)
