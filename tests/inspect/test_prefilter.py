@@ -206,3 +206,15 @@ def test_prefilter_names_every_matching_rule(text: str) -> None:
     """Non-ASCII letters, digits and spaces next to rule triggers: Python's Unicode ``\\w``,
     ``\\d``, ``\\s`` and ``\\b`` still never make the byte scan miss a rule."""
     assert _missed(text) == []
+
+
+def test_threads_scan_with_their_own_scratch_space() -> None:
+    """Hyperscan scratch space is per thread; verdicts from several threads at once are the
+    single-threaded ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    values = _corpus()[:3000]
+    expected = [inspect_value(v) for v in values]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = [pool.submit(lambda: [inspect_value(v) for v in values]) for _ in range(4)]
+        assert all(run.result() == expected for run in runs)

@@ -138,6 +138,10 @@ class _Alphabet:
         return self.both.scanner(), self.compact.scanner(), self.text.scanner()
 
 
+def _every_rule(text: str, compact: str) -> None:
+    """The scan without Hyperscan: it names nothing, so every rule runs."""
+
+
 def _same(pattern: str) -> str:
     return pattern
 
@@ -178,9 +182,7 @@ class Prefilter:
         try:
             scan = self._local.scan
         except AttributeError:  # the first scan on this thread
-            if not self.available:
-                return None
-            scan = self._local.scan = self._scanner()
+            scan = self._local.scan = self._scanner() if self.available else _every_rule
         found: list[int] | None = scan(text, compact)
         return found
 
