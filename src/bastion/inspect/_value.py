@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bastion.inspect import _other, _sqli, _xss
 from bastion.inspect._canonical import MAX_INSPECTED_CHARS, Canonical, Rules, forms
+from bastion.inspect._implied import implies
 from bastion.inspect._other import cmdi_score, nosqli_score, path_score, template_score
 from bastion.inspect._prefilter import SURE, Prefilter
 from bastion.inspect._sqli import sqli_score
@@ -49,6 +50,12 @@ _RULES = tuple(
     (table, pattern.search, weight, on_compact)
     for table, pattern, weight, on_compact in PREFILTER.rules
 )
+_GATE_IMPLIED = frozenset(
+    index
+    for index, (table, pattern, _, _) in enumerate(PREFILTER.rules)
+    if (gate := _TABLES[table][3]) is None or implies(pattern, gate)
+)
+"""Rules whose match proves their table's gate matches (or that have no gate)."""
 
 
 def warm_up() -> None:
@@ -107,13 +114,18 @@ def _named_rules(
     gates: dict[int, bool] = {}
     for index in found:
         sure = index >= SURE
-        table, search, weight, on_compact = _RULES[index - SURE if sure else index]
+        if sure:
+            index -= SURE
+        table, search, weight, on_compact = _RULES[index]
         if rich_text and table != _XSS:
             continue
-        if not _passes(table, compact, gates):
+        implied = index in _GATE_IMPLIED
+        if not implied and not _passes(table, compact, gates):
             continue
         if sure or search(compact if on_compact else text) is not None:
             scores[table] += weight
+            if implied:
+                gates[table] = True  # the match holds a match of the gate
     if scores[_XSS] < 5.0 and split_script_url(text, compact) and _passes(_XSS, compact, gates):
         scores[_XSS] += 5.0
     named = {_TABLES[table][0]: score for table, score in enumerate(scores) if score > 0}
