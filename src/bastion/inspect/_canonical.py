@@ -13,23 +13,27 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from html.entities import html5
 from urllib.parse import unquote
 
-__all__ = ["MAX_INSPECTED_CHARS", "Canonical", "Hits", "Rules", "canonicalise", "rules", "weigh"]
-
-Hits = Mapping[int, tuple[int, ...]]
-"""``id(table)`` -> indices of the rules of that table that may match (see ``_prefilter``)."""
+__all__ = [
+    "MAX_INSPECTED_CHARS",
+    "Canonical",
+    "Rules",
+    "canonicalise",
+    "collapse_spaces",
+    "forms",
+    "may_hold_references",
+    "rules",
+    "weigh",
+]
 
 MAX_INSPECTED_CHARS = 8192
 
 _LEFTOVER_ENCODING = re.compile(r"%(?:25)?(?:2[27]|3[ce]|60|00)", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _COMMENT = re.compile(r"/\*(?!!)[^*]{0,200}\*/")
-_SPACE = re.compile(r"\s+")
-_ASCII_SPACE_RUNS = ("  ", "\t", "\n", "\r", "\f", "\v", "\x1c", "\x1d", "\x1e", "\x1f")
-r"""In ASCII text, ``\s+`` changes something only where one of these occurs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,33 +49,91 @@ class Canonical:
     compact: str
     double_encoded: bool
     truncated: bool
-    hits: Hits | None = None
 
 
 def _decode_once(value: str) -> str:
     """Percent-decode once, then HTML-entity decode once. Never raises."""
-    return html.unescape(unquote(value, errors="replace"))
+    decoded = unquote(value, errors="replace")
+    return html.unescape(decoded) if may_hold_references(decoded) else decoded
 
 
-def canonicalise(
-    value: str, prefilter: Callable[[str, str], Hits | None] | None = None
-) -> Canonical:
-    """Return the canonical form of ``value``; the decoder runs exactly once. Never raises.
-    ``prefilter`` names the rules that may match the result (None: all of them)."""
-    truncated = len(value) > MAX_INSPECTED_CHARS
+_REFERENCE_STARTS = frozenset(name[:2] for name in html5) | {"#"}
+"""Every character reference ``html.unescape`` replaces starts ``&#`` or ``&`` and the first
+two letters of an HTML5 entity name (the shortest names, ``lt`` and ``gt``, have two)."""
+
+
+def may_hold_references(text: str) -> bool:
+    """False when ``html.unescape`` would return ``text`` unchanged (its decoding loop is slow
+    on query strings: ``&q=...`` looks like a reference until every prefix was tried)."""
+    at = text.find("&")
+    while at >= 0:
+        if text[at + 1 : at + 3] in _REFERENCE_STARTS or text[at + 1 : at + 2] == "#":
+            return True
+        at = text.find("&", at + 1)
+    return False
+
+
+def canonicalise(value: str) -> Canonical:
+    """Return the canonical form of ``value``; the decoder runs exactly once. Never raises."""
+    text, compact, double = forms(value)
+    return Canonical(text, compact, double, len(value) > MAX_INSPECTED_CHARS)
+
+
+def forms(value: str) -> tuple[str, str, bool]:
+    """``(text, compact, double_encoded)`` of :class:`Canonical`, without building one (the
+    hot path). ``compact`` is ``text`` itself when compacting changes nothing."""
+    if (
+        value.isascii()
+        and "%" not in value
+        and "&" not in value  # nothing to decode, and NFKC leaves ASCII alone
+        and len(value) <= MAX_INSPECTED_CHARS
+    ):
+        if value.isprintable():  # no control character to remove, no whitespace but spaces
+            text = value.lower()
+            if "/*" in text or "  " in text:
+                return text, _compact(text), False
+            return text, text, False
+        if _CONTROL.search(value) is not None:  # else only line breaks and tabs
+            value = _CONTROL.sub("", value)
+        text = value.lower()
+        return text, collapse_spaces(_COMMENT.sub(" ", text) if "/*" in text else text), False
     head = value[:MAX_INSPECTED_CHARS]
-    if head.isascii() and "%" not in head and "&" not in head:
-        normal, double = head, False  # nothing to decode, and NFKC leaves ASCII alone
-    else:
+    if "%" in head or "&" in head:
         decoded = _decode_once(head)
         double = _LEFTOVER_ENCODING.search(decoded) is not None
+    else:  # nothing to decode (both decoders would return it as it is)
+        decoded, double = head, False
+    normal = decoded
+    if not decoded.isascii():  # NFKC leaves ASCII alone
         normal = unicodedata.normalize("NFKC", decoded)[:MAX_INSPECTED_CHARS]
-    text = _CONTROL.sub("", normal).lower()
+    if not normal.isprintable():  # a control character is never printable
+        normal = _CONTROL.sub("", normal)
+    text = normal.lower()
+    return text, _compact(text), double
+
+
+def _compact(text: str) -> str:
+    r"""Comments out, whitespace runs collapsed (``\s+`` to one space). Python's ``\s`` is
+    exactly ``str.isspace`` and every such character but the ASCII space is unprintable, so
+    printable text without two spaces in a row has nothing to collapse, and ``str.split``
+    finds the same runs as the regular expression, faster (tests/inspect/test_canonical.py)."""
     compact = _COMMENT.sub(" ", text) if "/*" in text else text
-    if not compact.isascii() or any(c in compact for c in _ASCII_SPACE_RUNS):
-        compact = _SPACE.sub(" ", compact)
-    hits = prefilter(text, compact) if prefilter is not None else None
-    return Canonical(text, compact, double, truncated, hits)
+    if "  " in compact or not compact.isprintable():
+        compact = collapse_spaces(compact)
+    return compact
+
+
+def collapse_spaces(text: str) -> str:
+    r"""``re.sub(r"\s+", " ", text)``."""
+    words = text.split()
+    if not words:
+        return " " if text else text
+    inner = " ".join(words)
+    if text[0].isspace():
+        inner = " " + inner
+    if text[-1].isspace():
+        inner += " "
+    return inner
 
 
 Rules = tuple[tuple[re.Pattern[str], float], ...]
@@ -82,14 +144,6 @@ def rules(*pairs: tuple[str, float]) -> Rules:
     return tuple((re.compile(p), w) for p, w in pairs)
 
 
-def weigh(text: str, table: Rules, hits: Hits | None = None) -> float:
-    """Sum the weights of the rules in ``table`` that match ``text`` (each rule counts once);
-    with ``hits``, only the rules the prefilter named are tried."""
-    if hits is None:
-        return float(sum(w for p, w in table if p.search(text) is not None))
-    total = 0.0
-    for index in hits.get(id(table), ()):
-        pattern, weight = table[index]
-        if pattern.search(text) is not None:
-            total += weight
-    return total
+def weigh(text: str, table: Rules) -> float:
+    """Sum the weights of the rules in ``table`` that match ``text`` (each rule counts once)."""
+    return float(sum(w for p, w in table if p.search(text) is not None))

@@ -71,19 +71,19 @@ _TEMPLATE: Rules = rules(
 
 def path_score(c: Canonical) -> float:
     """Anomaly score of path traversal signals in ``c``. Never raises."""
-    return weigh(c.text, _PATH, c.hits)
+    return weigh(c.text, _PATH)
 
 
 def cmdi_score(c: Canonical) -> float:
     """Anomaly score of OS command injection signals in ``c``. Never raises."""
-    return weigh(c.text, _CMDI, c.hits)
+    return weigh(c.text, _CMDI)
 
 
 def nosqli_score(c: Canonical) -> float:
     """Anomaly score of NoSQL (MongoDB) operator injection signals in ``c``. Never raises."""
-    return weigh(c.text, _NOSQL, c.hits)
+    return weigh(c.text, _NOSQL)
 
 
 def template_score(c: Canonical) -> float:
     """Anomaly score of server-side template injection signals in ``c``. Never raises."""
-    return weigh(c.text, _TEMPLATE, c.hits)
+    return weigh(c.text, _TEMPLATE)

@@ -1,4 +1,5 @@
-"""Anomaly scoring: run every detector on the canonical form and add the weights up.
+"""Anomaly scoring of documents and field lists: every value scored (``_value``), the worst
+one kept.
 
 CRS-style: each matched signal adds its weight to the value's score; a critical signal (5)
 reaches :data:`BLOCK_THRESHOLD` alone, weaker ones must add up. Detection is a monitoring and
@@ -7,17 +8,10 @@ deny-list layer; it does not replace parameterised queries, output encoding or a
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping
 
-from bastion.inspect import _other, _sqli, _xss
-from bastion.inspect._canonical import Canonical, canonicalise
-from bastion.inspect._other import cmdi_score, nosqli_score, path_score, template_score
-from bastion.inspect._prefilter import Prefilter
-from bastion.inspect._sqli import sqli_score
-from bastion.inspect._xss import split_script_url, xss_score
+from bastion.inspect._value import inspect_value, warm_up
+from bastion.inspect._verdict import BLOCK_THRESHOLD, Verdict
 
 __all__ = [
     "BLOCK_THRESHOLD",
@@ -30,76 +24,8 @@ __all__ = [
     "warm_up",
 ]
 
-BLOCK_THRESHOLD = 5.0
 MAX_DEPTH = 32
 MAX_VALUES = 10_000
-
-_DETECTORS: tuple[tuple[str, Callable[[Canonical], float]], ...] = (
-    ("sqli", sqli_score),
-    ("xss", xss_score),
-    ("path_traversal", path_score),
-    ("command_injection", cmdi_score),
-    ("nosql_injection", nosqli_score),
-    ("template_injection", template_score),
-)
-_RICH_TEXT_DETECTORS = (("xss", xss_score),)
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The outcome for one input: ``attack`` when ``score`` reaches :data:`BLOCK_THRESHOLD`.
-
-    ``kinds`` lists every detector that contributed to the score, strongest first, so a
-    monitor-mode route can log weak signals that did not block.
-    """
-
-    attack: bool
-    kinds: tuple[str, ...]
-    score: float
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON shape ``{"attack": bool, "kinds": [...], "score": float}``."""
-        return {"attack": self.attack, "kinds": list(self.kinds), "score": self.score}
-
-
-PREFILTER = Prefilter(
-    on_compact=(_sqli._RULES, _xss._RULES),
-    on_text=(_other._PATH, _other._CMDI, _other._NOSQL, _other._TEMPLATE),
-)
-_PLAIN = re.compile(r"[A-Za-z0-9]{0,32}")
-
-
-def warm_up() -> None:
-    """Compile the prefilter now (about half a second) instead of on the first request."""
-    PREFILTER.warm()
-
-
-_CLEAN = Verdict(attack=False, kinds=(), score=0.0)
-
-
-def _verdict(scores: Mapping[str, float]) -> Verdict:
-    hits = sorted(((s, k) for k, s in scores.items() if s > 0), key=lambda p: (-p[0], p[1]))
-    total = float(sum(s for s, _ in hits))
-    return Verdict(attack=total >= BLOCK_THRESHOLD, kinds=tuple(k for _, k in hits), score=total)
-
-
-def inspect_value(text: str, *, rich_text: bool = False) -> Verdict:
-    """Score one input value (query parameter, form field, header, cookie). Never raises.
-
-    The value is canonicalised exactly once (percent-decoding, then HTML entities) and only its
-    first 8 KiB are inspected. ``rich_text`` fields (Markdown, code snippets) are checked for
-    script injection only, so prose and code about SQL or shells pass.
-    """
-    if _PLAIN.fullmatch(text):
-        return _CLEAN  # a short word or number (page=2, status=open): nothing to decode or score
-    c = canonicalise(text, PREFILTER.hits)
-    if c.hits is not None and not c.hits and not c.double_encoded and not split_script_url(c):
-        return _CLEAN  # the prefilter names no rule: every detector would score 0
-    detectors = _RICH_TEXT_DETECTORS if rich_text else _DETECTORS
-    scores = {kind: fn(c) for kind, fn in detectors}
-    if c.double_encoded:
-        scores["double_encoding"] = BLOCK_THRESHOLD
-    return _verdict(scores)
 
 
 def inspect_json(obj: object, *, rich_text_fields: Iterable[str] = ()) -> Verdict:

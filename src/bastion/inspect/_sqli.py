@@ -122,4 +122,4 @@ def sqli_score(c: Canonical) -> float:
     """Anomaly score of the SQL injection signals in ``c``. Never raises."""
     if _GATE.search(c.compact) is None:
         return 0.0
-    return weigh(c.compact, _RULES, c.hits)
+    return weigh(c.compact, _RULES)
