@@ -24,7 +24,7 @@ from bastion.http._middleware import API_HEADERS
 from bastion.http._protect import _Plan
 from bastion.infra import ManualClock
 from tests.conftest import make_settings
-from tests.http.conftest import PEER, assert_problem
+from tests.http.conftest import PEER, PROBLEM, assert_problem
 
 Pairs = list[tuple[bytes, bytes]]
 ROUTES = [
@@ -120,6 +120,17 @@ async def test_an_error_inside_cors_is_a_500_problem_with_every_header(guard: An
         page = await client.get("/page", headers={"X-Request-ID": "req-12345678"})
         assert page.headers["content-security-policy"] == "default-src 'self'"
         assert page.headers["x-request-id"] == "req-12345678"
+
+
+async def test_a_stack_inside_another_keeps_its_own_reply(guard: Any) -> None:
+    transport = httpx.ASGITransport(app=guard.protect(guard.protect(app)), client=PEER)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        boom = await client.get("/boom")
+        assert boom.status_code == 500 and boom.headers["content-type"] == PROBLEM
+        r = await client.get("/x")
+        assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
+        with pytest.raises(RuntimeError, match="after the start"):
+            await client.get("/late")  # through both error boundaries, as it is
 
 
 class _Cycle:

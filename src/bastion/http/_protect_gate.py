@@ -95,14 +95,15 @@ class Guarded:
         if limit and self.in_flight >= limit and scope["path"] not in NEVER_SHED:
             await overloaded(scope)(scope, receive, send)
             return
+        reply: Reply = scope[REPLY]  # held here: an inner stack may replace it in the scope
         self.in_flight += 1
         IN_FLIGHT.inc()
         try:
             try:
-                await self._gate(scope, receive, send)
+                await self._gate(scope, receive, send, reply)
             except Exception:
                 self.log.error("http.unhandled", exc_info=True)
-                if scope[REPLY].started:
+                if reply.started:
                     raise
                 response = problem_response(500, BastionError().problem(scope["path"]))
                 await response(scope, receive, send)
@@ -110,9 +111,8 @@ class Guarded:
             self.in_flight -= 1
             IN_FLIGHT.dec()
 
-    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _gate(self, scope: Scope, receive: Receive, send: Send, reply: Reply) -> None:
         guard = self.holder.get()
-        reply: Reply = scope[REPLY]
         state = scope["state"]
         request = RouteRequest(
             scope["method"],
