@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from bastion._gate_inputs import inspect_inputs
@@ -41,6 +42,15 @@ DEFAULT_ROUTE = RouteSettings(path="/*")
 """What a request that no ``[[routes]]`` entry matches gets: a credential is required."""
 
 _ROUTE_CACHE = 8192
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+def _missing(required: tuple[str, ...], held: tuple[str, ...]) -> list[str]:
+    """The scopes of ``required`` not in ``held``, sorted; empty (at no cost) when none."""
+    if not required:
+        return []
+    lacking = [scope for scope in required if scope not in held]
+    return sorted(set(lacking)) if lacking else []
 
 
 class RequestBlocked(Forbidden):
@@ -100,53 +110,57 @@ class Gate:
     def __init__(self, guard: Bastion) -> None:
         self._guard = guard
         self.routes = RouteTable(guard.settings.routes)
-        self._seen: dict[tuple[str, str], RouteSettings] = {}
+        self._seen: dict[tuple[str, str], tuple[RouteSettings, bool]] = {}
         self.signs = any(route.require_signature for route in guard.settings.routes)
         """Whether any route requires a request signature (else that check is skipped)."""
 
-    def route_for(self, method: str, path: str) -> RouteSettings:
-        """The route of ``method path``; remembered, since every layer asks and paths repeat."""
+    def _lookup(self, method: str, path: str) -> tuple[RouteSettings, bool]:
+        """The route of ``method path`` and whether a rate-limit policy matches it; both are
+        fixed by the settings, so they are remembered (every layer asks, paths repeat)."""
         key = (method, path)
-        route = self._seen.get(key)
-        if route is None:
+        found = self._seen.get(key)
+        if found is None:
             if len(self._seen) >= _ROUTE_CACHE:
                 self._seen.clear()
-            route = self._seen[key] = self.routes.match(method, path) or DEFAULT_ROUTE
-        return route
+            route = self.routes.match(method, path) or DEFAULT_ROUTE
+            limited = self._guard.limiter.policy_for(method, path) is not None
+            found = self._seen[key] = (route, limited)
+        return found
+
+    def route_for(self, method: str, path: str) -> RouteSettings:
+        """The route of ``method path``."""
+        return self._lookup(method, path)[0]
 
     async def check(self, request: RouteRequest, route: RouteSettings | None = None) -> Passage:
         """Let ``request`` through or raise :class:`Denied` around the refusal
         (:class:`InvalidToken` 401, :class:`MissingScope` 403, :class:`RateLimited` 429,
         :class:`RequestBlocked` 403)."""
-        route = route or self.route_for(request.method, request.path)
+        found, limited = self._lookup(request.method, request.path)
+        route = route or found
         who, failure = await self._authenticate(route, request)
+        headers: Mapping[str, str] = _NO_HEADERS
+        if limited:
+            try:
+                headers = await self._limit(request, who)
+            except BastionError as exc:
+                raise Denied(exc, {}) from None
         try:
-            headers = await self._limit(request, who)
-        except BastionError as exc:
-            raise Denied(exc, {}) from None
-        try:
-            return await self._admit(route, request, who, failure, headers)
+            if failure is not None:
+                await self._deny_credential(failure, request)
+                raise failure
+            if who is not None:
+                missing = _missing(route.scopes, who.scopes)
+                if missing:
+                    await self._deny_scopes(missing, who, request)
+                if who.rate and who.key_id:
+                    extra = await self._key_rate(request, who)
+                    headers = {**headers, **extra}
+            if route.inspect != "off":
+                verdict = self.inspect_request(route, request)
+                if verdict is not None and verdict.attack:
+                    await self.inspect(route, request, verdict)
         except BastionError as exc:
             raise Denied(exc, headers) from None
-
-    async def _admit(
-        self,
-        route: RouteSettings,
-        request: RouteRequest,
-        who: Principal | None,
-        failure: InvalidToken | None,
-        headers: Mapping[str, str],
-    ) -> Passage:
-        if failure is not None:
-            await self._deny_credential(failure, request)
-            raise failure
-        if who is not None:
-            await self._check_scopes(route, who, request)
-            if who.rate and who.key_id:
-                extra = await self._key_rate(request, who)
-                headers = {**headers, **extra}
-        if route.inspect != "off":
-            await self.inspect(route, request, self.inspect_request(route, request))
         return Passage(route, who, headers)
 
     async def _authenticate(
@@ -172,9 +186,7 @@ class Gate:
         return who, None
 
     async def _limit(self, request: RouteRequest, who: Principal | None) -> Mapping[str, str]:
-        limiter = self._guard.limiter
-        if limiter.policy_for(request.method, request.path) is None:
-            return {}
+        """Spend the policy that matches the request (the caller knows one does)."""
         facts = RequestFacts(
             request.method,
             request.path,
@@ -184,7 +196,7 @@ class Gate:
             apikey=who.key_id if who else None,
             headers=request.headers,
         )
-        decision = await limiter.check(facts)
+        decision = await self._guard.limiter.check(facts)
         if not decision.allowed:
             await self._deny_rate(decision, request)
             raise RateLimited(decision)
@@ -200,12 +212,7 @@ class Gate:
             raise RateLimited(decision)
         return decision.headers
 
-    async def _check_scopes(
-        self, route: RouteSettings, who: Principal, request: RouteRequest
-    ) -> None:
-        missing = sorted(set(route.scopes) - set(who.scopes))
-        if not missing:
-            return
+    async def _deny_scopes(self, missing: list[str], who: Principal, request: RouteRequest) -> None:
         await self._guard.audit.record(
             "authz.denied",
             "denied",

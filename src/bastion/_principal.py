@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bastion.apikeys import ApiKeys
+from bastion.apikeys import ApiKeyPrincipal, ApiKeys
 from bastion.errors import InvalidToken
 from bastion.sessions import SessionService
 
 __all__ = ["Principal", "authenticate", "bearer_token"]
 
 API_KEY_PREFIX = "bst_"
+_KEY_PRINCIPALS = 4096
+_key_principals: dict[int, tuple[ApiKeyPrincipal, Principal]] = {}
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -55,10 +57,23 @@ async def authenticate(
     if key is None:
         raise InvalidToken(reason="missing")
     if key.startswith(API_KEY_PREFIX):
-        found = await apikeys.verify(key, ip=ip)
-        owner = found.owner_user_id or f"service:{found.owner_service}"
-        return Principal(owner, tuple(sorted(found.scopes)), key_id=found.key_id, rate=found.rate)
+        return _of_key(await apikeys.verify(key, ip=ip))
     if api_key is not None:
         raise InvalidToken(reason="malformed")
     claims = sessions.verify_access_cached(key) or await sessions.verify_access(key)
     return Principal(claims.subject, claims.scopes, session_id=claims.session_id)
+
+
+def _of_key(found: ApiKeyPrincipal) -> Principal:
+    """The principal of a verified key. The key cache hands out the same (immutable) object
+    on every hit, so the principal built from it is kept with it (held, so its id is not
+    reused while the entry lives)."""
+    known = _key_principals.get(id(found))
+    if known is not None and known[0] is found:
+        return known[1]
+    owner = found.owner_user_id or f"service:{found.owner_service}"
+    made = Principal(owner, tuple(sorted(found.scopes)), key_id=found.key_id, rate=found.rate)
+    if len(_key_principals) >= _KEY_PRINCIPALS:
+        _key_principals.clear()
+    _key_principals[id(found)] = (found, made)
+    return made

@@ -18,7 +18,14 @@ from bastion.config import ServerSettings
 from bastion.errors import Overloaded
 from bastion.http._problems import problem_response, simple_problem
 
-__all__ = ["RequestLimitsMiddleware", "json_depth"]
+__all__ = [
+    "IN_FLIGHT",
+    "NEVER_SHED",
+    "RequestLimitsMiddleware",
+    "json_depth",
+    "overloaded",
+    "refusal",
+]
 
 SHED = Counter("bastion_requests_shed_total", "Requests refused by the concurrency limit")
 IN_FLIGHT = Gauge("bastion_requests_in_flight", "Requests being handled")
@@ -52,6 +59,28 @@ def json_depth(body: bytes, limit: int) -> int:
     return deepest
 
 
+def refusal(scope: Scope, s: ServerSettings) -> ASGIApp | None:
+    """The 431/414/400 answer for a request over the header or query limits, else None."""
+    headers = scope["headers"]
+    if len(headers) > s.max_headers or sum(len(k) + len(v) for k, v in headers) > (
+        s.max_header_bytes
+    ):
+        return simple_problem(431, "Too many or too large request header fields.")
+    query: bytes = scope.get("query_string", b"")
+    if len(query) > s.max_query_bytes:
+        return simple_problem(414, f"The query string must be at most {s.max_query_bytes} bytes.")
+    if query and query.count(b"&") + 1 > s.max_query_params:
+        return simple_problem(400, f"At most {s.max_query_params} query parameters are allowed.")
+    return None
+
+
+def overloaded(scope: Scope) -> ASGIApp:
+    """The 503 answer of a shed request (counted)."""
+    SHED.inc()
+    shed = Overloaded(retry_after=1)
+    return problem_response(shed.status, shed.problem(scope["path"]), shed.headers())
+
+
 class RequestLimitsMiddleware:
     def __init__(self, app: ASGIApp, *, settings: ServerSettings) -> None:
         self.app = app
@@ -62,17 +91,13 @@ class RequestLimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self._refuse(scope)
-        if refusal is not None:
-            await refusal(scope, receive, send)
+        refused = refusal(scope, self.s)
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         limit = self.s.max_concurrency
         if limit and self.in_flight >= limit and scope["path"] not in NEVER_SHED:
-            SHED.inc()
-            shed = Overloaded(retry_after=1)
-            await problem_response(shed.status, shed.problem(scope["path"]), shed.headers())(
-                scope, receive, send
-            )
+            await overloaded(scope)(scope, receive, send)
             return
         self.in_flight += 1
         IN_FLIGHT.inc()
@@ -81,21 +106,3 @@ class RequestLimitsMiddleware:
         finally:
             self.in_flight -= 1
             IN_FLIGHT.dec()
-
-    def _refuse(self, scope: Scope) -> ASGIApp | None:
-        headers = scope["headers"]
-        if (
-            len(headers) > self.s.max_headers
-            or sum(len(k) + len(v) for k, v in headers) > self.s.max_header_bytes
-        ):
-            return simple_problem(431, "Too many or too large request header fields.")
-        query: bytes = scope.get("query_string", b"")
-        if len(query) > self.s.max_query_bytes:
-            return simple_problem(
-                414, f"The query string must be at most {self.s.max_query_bytes} bytes."
-            )
-        if query and query.count(b"&") + 1 > self.s.max_query_params:
-            return simple_problem(
-                400, f"At most {self.s.max_query_params} query parameters are allowed."
-            )
-        return None

@@ -23,9 +23,11 @@ __all__ = [
     "ErrorBoundaryMiddleware",
     "RequestContextMiddleware",
     "SecureHeadersMiddleware",
+    "count_response",
 ]
 
 HTTP_REQUESTS = Counter("bastion_http_requests_total", "HTTP responses by status class", ["status"])
+_BY_CLASS = {n: HTTP_REQUESTS.labels(f"{n}xx") for n in range(1, 6)}
 _STRIPPED = (b"server", b"x-powered-by")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 API_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -73,12 +75,18 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            HTTP_REQUESTS.labels(f"{status // 100}xx").inc()
+            count_response(status)
             if self.access_log:
                 self.log.info(
                     "http.request", method=scope["method"], path=scope["path"], status=status
                 )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def count_response(status: int) -> None:
+    """Count a response by status class (the five usual ones looked up once)."""
+    counter = _BY_CLASS.get(status // 100)
+    (counter or HTTP_REQUESTS.labels(f"{status // 100}xx")).inc()
 
 
 class SecureHeadersMiddleware:

@@ -8,34 +8,26 @@ then per route the request signature (``require_signature``), the response signa
 (``sign_responses``) and sealed payloads (``sealed``), then the body (size, read deadline,
 JSON shape, inspection, rich-text cleaning) and the app.
 The caller reaches the app as ``request.state.bastion_principal`` (None on ``auth = "none"``).
+
+Two ASGI callables do it (CORS, when configured, sits between them): this module's outer
+half owns the one ``send`` wrapper of the request, and the inner half
+(``_protect_gate.py``) the limits, the error boundary, the gate and the body.
 """
 
 from __future__ import annotations
 
-import asyncio
+import re
+import secrets
 from typing import TYPE_CHECKING
 
-from starlette.datastructures import Headers
+import structlog
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bastion._body import media_kind
-from bastion._gate import Denied, RouteRequest
-from bastion._gate_inputs import header_map
 from bastion.config import RouteSettings, Settings
-from bastion.errors import BastionError
 from bastion.http._client import ClientIP
-from bastion.http._limits import RequestLimitsMiddleware
-from bastion.http._middleware import (
-    API_HEADERS,
-    ErrorBoundaryMiddleware,
-    RequestContextMiddleware,
-    _replay,
-    with_headers,
-)
-from bastion.http._problems import problem_response, simple_problem
-from bastion.http._sealed import SealedPayloadMiddleware, SignedResponseMiddleware
-from bastion.http._signing import RequireSignatureMiddleware
+from bastion.http._middleware import API_HEADERS, count_response
+from bastion.http._protect_gate import REPLY, Guarded, Holder
 from bastion.inspect import warm_up
 
 if TYPE_CHECKING:
@@ -43,233 +35,129 @@ if TYPE_CHECKING:
 
 __all__ = ["protect"]
 
+Pairs = list[tuple[bytes, bytes]]
 _STRIPPED = (b"server", b"x-powered-by")
-_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "TRACE"})
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_bind = structlog.contextvars.bind_contextvars
+_unbind = structlog.contextvars.unbind_contextvars
 
 
-class _Holder:
-    """The running Bastion, opened here at lifespan start-up unless one was handed in."""
+class _Plan:
+    """A route's response headers, worked out once: the names removed from the app's own
+    (the route's overrides and the banners), the defaults the app may set itself, and the
+    defaults plus overrides appended in one step when it set none of them."""
 
-    def __init__(self, settings: Settings, guard: Bastion | None) -> None:
-        self.settings, self.guard, self.owned = settings, guard, guard is None
+    __slots__ = ("defaults", "names", "overrides", "removed", "route", "tail")
 
-    def get(self) -> Bastion:
-        if self.guard is None:
-            raise RuntimeError("Bastion is not open: run the app under a server with lifespan")
-        return self.guard
+    def __init__(self, route: RouteSettings) -> None:
+        self.route = route
+        overrides = [(k.lower().encode(), v.encode("latin-1")) for k, v in route.headers.items()]
+        self.removed = frozenset(k for k, _ in overrides) | frozenset(_STRIPPED)
+        self.defaults = [(k, v) for k, v in API_HEADERS if k not in self.removed]
+        self.names = frozenset(k for k, _ in self.defaults)
+        self.overrides = overrides
+        self.tail = self.defaults + overrides
+
+    def compose(self, headers: Pairs, extra: Pairs, rid: tuple[bytes, bytes]) -> Pairs:
+        """The app's headers without the removed names, the defaults it did not set, the
+        route's overrides and the request id."""
+        kept: Pairs = []
+        present: set[bytes] | None = None
+        removed, names = self.removed, self.names
+        for k, v in [*headers, *extra] if extra else headers:
+            name = k.lower()
+            if name not in removed:
+                kept.append((k, v))
+                if name in names:
+                    present = present or set()
+                    present.add(name)
+        if present is None:
+            kept += self.tail
+        else:
+            kept += [(k, v) for k, v in self.defaults if k not in present]
+            kept += self.overrides
+        kept.append(rid)
+        return kept
 
 
-class _Lifespan:
-    def __init__(self, app: ASGIApp, holder: _Holder) -> None:
-        self.app, self.holder = app, holder
+class _Reply:
+    """The response side of one request: the single ``send`` wrapper, and what the inner
+    layers hand it (the gate's rate-limit headers) or read from it (whether the response
+    started, for the error boundary)."""
+
+    __slots__ = ("_send", "extra", "plan", "rid", "route", "started", "status")
+
+    def __init__(self, send: Send, plan: _Plan, rid: str) -> None:
+        self._send, self.plan, self.route = send, plan, plan.route
+        self.rid = (b"x-request-id", rid.encode())
+        self.extra: Pairs = []
+        self.started = False
+        self.status = 500
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = message["status"]
+            message["headers"] = self.plan.compose(message.get("headers", []), self.extra, self.rid)
+        await self._send(message)
+
+
+class _Front:
+    """Binds ``request_id`` (from a well-formed ``X-Request-ID`` or a new one) and the client
+    IP for the whole request, counts responses, and on the response: secure headers (no
+    banner), the gate's rate-limit headers and the request id. Opens and closes the Bastion
+    with the lifespan when it owns it."""
+
+    def __init__(self, app: ASGIApp, holder: Holder, client_ip: ClientIP) -> None:
+        self.app, self.holder, self.client_ip = app, holder, client_ip
+        self._plans: dict[int, _Plan] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan" or not self.holder.owned:
+        if scope["type"] != "http":
+            await self._other(scope, receive, send)
+            return
+        rid = ""
+        for k, v in scope["headers"]:
+            if k == b"x-request-id":
+                rid = v.decode("latin-1")
+                break
+        if not _REQUEST_ID.match(rid):
+            rid = secrets.token_hex(8)
+        scope.setdefault("state", {})["client_ip"] = self.client_ip(scope)
+        _bind(request_id=rid)
+        reply: _Reply | None = None
+        try:
+            route = self.holder.get().gate.route_for(scope["method"], scope["path"])
+            plan = self._plans.get(id(route))
+            if plan is None or plan.route is not route:  # one per route entry
+                plan = self._plans[id(route)] = _Plan(route)
+            reply = scope[REPLY] = _Reply(send, plan, rid)
+            await self.app(scope, receive, reply.send)
+        finally:
+            # The reply holds the server's send, whose cycle holds this scope: no reference
+            # cycle may outlive the request (each would wait for the garbage collector).
+            scope.pop(REPLY, None)
+            count_response(500 if reply is None else reply.status)
+            _unbind("request_id")
+
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        holder = self.holder
+        if scope["type"] != "lifespan" or not holder.owned:
             await self.app(scope, receive, send)
             return
         from bastion._facade import Bastion
 
         async def receive_wrapper() -> Message:
             message = await receive()
-            if message["type"] == "lifespan.startup" and self.holder.guard is None:
-                self.holder.guard = await Bastion.open(self.holder.settings, background=True)
+            if message["type"] == "lifespan.startup" and holder.guard is None:
+                holder.guard = await Bastion.open(holder.settings, background=True)
                 warm_up()  # the inspection prefilter, compiled before the first request
-            elif message["type"] == "lifespan.shutdown" and self.holder.guard is not None:
-                await self.holder.guard.close()
-                self.holder.guard = None
+            elif message["type"] == "lifespan.shutdown" and holder.guard is not None:
+                await holder.guard.close()
+                holder.guard = None
             return message
 
         await self.app(scope, receive_wrapper, send)
-
-
-class _Headers:
-    """Secure headers: the defaults where the app set none, a route's own on top; no banner."""
-
-    def __init__(self, app: ASGIApp, holder: _Holder) -> None:
-        self.app, self.holder = app, holder
-        self._encoded: dict[int, tuple[RouteSettings, list[tuple[bytes, bytes]]]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        route = self.holder.get().gate.route_for(scope["method"], scope["path"])
-        cached = self._encoded.get(id(route))
-        if cached is None or cached[0] is not route:  # encoded once per route entry
-            encoded = [(k.lower().encode(), v.encode("latin-1")) for k, v in route.headers.items()]
-            cached = self._encoded[id(route)] = (route, encoded)
-        overrides = cached[1]
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {k for k, _ in overrides} | set(_STRIPPED)
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                present = {k.lower() for k, _ in kept}
-                defaults = [(k, v) for k, v in API_HEADERS if k not in present and k not in names]
-                message["headers"] = kept + defaults + overrides
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
-
-
-class _Gate:
-    """Credentials, rate limits, scopes and inspection of everything but the body."""
-
-    def __init__(self, app: ASGIApp, holder: _Holder) -> None:
-        self.app, self.holder = app, holder
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        guard = self.holder.get()
-        state = scope.setdefault("state", {})
-        request = RouteRequest(
-            scope["method"],
-            scope["path"],
-            scope.get("query_string", b"").decode("latin-1"),
-            header_map(scope["headers"]),
-            state.get("client_ip") or "unknown",
-        )
-        route = guard.gate.route_for(request.method, request.path)
-        try:
-            passage = await guard.gate.check(request, route)
-        except Denied as denied:
-            error = denied.error
-            response = problem_response(
-                error.status, error.problem(scope["path"]), denied.response_headers()
-            )
-            await response(scope, receive, send)
-            return
-        state["bastion_principal"] = passage.principal
-        state["bastion_route"] = route
-        state["bastion_request"] = request
-        extra = [(k.lower().encode(), v.encode()) for k, v in passage.headers.items()]
-        await self.app(scope, receive, with_headers(send, extra) if extra else send)
-
-
-class _Body:
-    """Size limit (413), read deadline (408), then shape, inspection and cleaning."""
-
-    def __init__(self, app: ASGIApp, holder: _Holder) -> None:
-        self.app, self.holder = app, holder
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in _BODYLESS:
-            await self.app(scope, receive, send)
-            return
-        guard = self.holder.get()
-        server = guard.settings.server
-        route = scope["state"]["bastion_route"]
-        limit = route.max_body_bytes if route.max_body_bytes is not None else server.max_body_bytes
-        headers = Headers(scope=scope)
-        declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await simple_problem(413, f"The body must be at most {limit} bytes.")(
-                scope, receive, send
-            )
-            return
-        content_type = headers.get("content-type", "")
-        if media_kind(content_type) is None or (route.inspect == "off" and not route.rich_text):
-            await self.app(scope, _capped(receive, limit), send)
-            return
-        try:
-            async with asyncio.timeout(server.body_timeout_seconds):
-                body = await _read(receive, limit)
-        except TimeoutError:
-            await simple_problem(408, "The body was not received in time.")(scope, receive, send)
-            return
-        if body is None:
-            await simple_problem(413, f"The body must be at most {limit} bytes.")(
-                scope, receive, send
-            )
-            return
-        try:
-            examined = guard.body.examine(route, content_type, body)
-            await guard.gate.inspect(route, scope["state"]["bastion_request"], examined.verdict)
-        except BastionError as exc:
-            await problem_response(exc.status, exc.problem(scope["path"]), exc.headers())(
-                scope, receive, send
-            )
-            return
-        if examined.body is not body:
-            scope = _with_length(scope, len(examined.body))
-        await self.app(scope, _replay(examined.body, receive), send)
-
-
-def _too_large(limit: int) -> ASGIApp:
-    return simple_problem(413, f"The body must be at most {limit} bytes.")
-
-
-async def _read(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None past ``limit`` (or when the client went away)."""
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        body += message.get("body", b"")
-        if len(body) > limit:
-            return None
-        if not message.get("more_body", False):
-            break
-    return bytes(body)
-
-
-def _capped(receive: Receive, limit: int) -> Receive:
-    """For bodies passed through unread: the app gets a disconnect past ``limit`` bytes."""
-    seen = 0
-
-    async def capped() -> Message:
-        nonlocal seen
-        message = await receive()
-        seen += len(message.get("body", b""))
-        if seen > limit:
-            return {"type": "http.disconnect"}
-        return message
-
-    return capped
-
-
-def _with_length(scope: Scope, length: int) -> Scope:
-    headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
-    return {**scope, "headers": [*headers, (b"content-length", str(length).encode())]}
-
-
-class _PerRoute:
-    """The request-signature, response-signature and sealing layers, each applied to the
-    routes whose ``[[routes]]`` entry asks for it; built once the Bastion is open."""
-
-    def __init__(self, app: ASGIApp, holder: _Holder) -> None:
-        self.app, self.holder = app, holder
-        self.stack: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self.stack is None:
-            self.stack = self._build(self.holder.get())
-        await self.stack(scope, receive, send)
-
-    def _build(self, guard: Bastion) -> ASGIApp:
-        routes = guard.settings.routes
-        if not any(r.sealed or r.sign_responses or r.require_signature for r in routes):
-            return self.app  # no route asks for any of them: no layer at all
-        route_for = guard.gate.route_for
-
-        def sealed(method: str, path: str) -> bool:
-            return route_for(method, path).sealed
-
-        def signs(method: str, path: str) -> bool:
-            return route_for(method, path).sign_responses
-
-        def signed(method: str, path: str) -> bool:
-            return route_for(method, path).require_signature
-
-        stack: ASGIApp = SealedPayloadMiddleware(self.app, guard=guard, applies=sealed)
-        stack = SignedResponseMiddleware(stack, guard=guard, applies=signs)
-        return RequireSignatureMiddleware(stack, guard=guard, applies=signed)
 
 
 def protect(
@@ -281,11 +169,8 @@ def protect(
     if guard is None and settings is None:
         raise ValueError("protect() needs settings or an open Bastion")
     settings = settings or guard.settings  # type: ignore[union-attr]
-    holder = _Holder(settings, guard)
-    inner: ASGIApp = _PerRoute(_Body(app, holder), holder)
-    stack: ASGIApp = _Gate(inner, holder)
-    stack = ErrorBoundaryMiddleware(stack)
-    stack = RequestLimitsMiddleware(stack, settings=settings.server)
+    holder = Holder(settings, guard)
+    stack: ASGIApp = Guarded(app, holder, settings.server)
     if settings.server.cors_origins:
         stack = CORSMiddleware(
             stack,
@@ -295,6 +180,4 @@ def protect(
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
             max_age=600,
         )
-    stack = _Headers(stack, holder)
-    stack = RequestContextMiddleware(stack, client_ip=ClientIP(settings.server.trusted_proxies))
-    return _Lifespan(stack, holder)
+    return _Front(stack, holder, ClientIP(settings.server.trusted_proxies))
