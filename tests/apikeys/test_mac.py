@@ -1,4 +1,4 @@
-"""The API-key pepper MAC with precomputed pads is HMAC-SHA256 itself (stored hashes match)."""
+"""The API-key pepper MAC, keyed once, is HMAC-SHA256 itself (stored hashes match)."""
 
 from __future__ import annotations
 
@@ -16,3 +16,7 @@ def test_pepper_mac_is_hmac_sha256(key: bytes, message: bytes) -> None:
     expected = hmac.digest(key, message, "sha256")
     assert mac.digest(message) == expected
     assert mac.digest(message) == expected  # the precomputed state is not consumed
+
+
+def test_pepper_mac_hides_its_key() -> None:
+    assert "abc" not in repr(PepperMac(b"abc")) and repr(PepperMac(b"abc")) == "PepperMac(...)"

@@ -8,7 +8,6 @@ unknown) and one :func:`hmac.compare_digest`. The reason goes to the (sampled) a
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 import structlog
@@ -28,30 +27,25 @@ PEPPER_PURPOSE = "bastion/apikey-pepper/v1"
 CHANNEL = "apikeys"
 LAST_USED_FLUSH_SECONDS = 60.0
 log = structlog.get_logger("bastion.apikeys")
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-_BLOCK = 64  # SHA-256's block size
 
 
 class PepperMac:
-    """HMAC-SHA256 (RFC 2104) under one fixed key, with the key's inner and outer blocks
-    hashed once: the very MAC of ``hmac.digest(key, message, "sha256")``, without setting the
-    MAC up (algorithm lookup, key schedule) on every call. Verification is on every request;
-    this halves its cost."""
+    """HMAC-SHA256 under one fixed key: the standard library's HMAC keyed once and copied per
+    message, the very MAC of ``hmac.digest(key, message, "sha256")`` without setting the key
+    up on every call. Verification runs on every request; this halves its cost."""
+
+    __slots__ = ("_keyed",)
 
     def __init__(self, key: bytes) -> None:
-        if len(key) > _BLOCK:
-            key = hashlib.sha256(key).digest()
-        block = key.ljust(_BLOCK, b"\0")
-        self._inner = hashlib.sha256(block.translate(_IPAD))
-        self._outer = hashlib.sha256(block.translate(_OPAD))
+        self._keyed = hmac.new(key, digestmod="sha256")
+
+    def __repr__(self) -> str:
+        return "PepperMac(...)"
 
     def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+        keyed = self._keyed.copy()
+        keyed.update(message)
+        return keyed.digest()
 
 
 class KeyVerification:
