@@ -16,7 +16,7 @@ from bastion.apikeys._cache import MISSING, CachedKey, KeyCache
 from bastion.apikeys._format import MAX_KEY_CHARS, parse_key
 from bastion.apikeys._store import ApiKeyStore
 from bastion.apikeys._types import ApiKeyPrincipal
-from bastion.crypto import MasterKey
+from bastion.crypto import HmacKey, MasterKey
 from bastion.errors import InvalidToken, StorageUnavailable
 from bastion.infra import Clock, Database, HotState
 from bastion.monitor import AuditLog, mask_ip
@@ -30,22 +30,20 @@ log = structlog.get_logger("bastion.apikeys")
 
 
 class PepperMac:
-    """HMAC-SHA256 under one fixed key: the standard library's HMAC keyed once and copied per
-    message, the very MAC of ``hmac.digest(key, message, "sha256")`` without setting the key
-    up on every call. Verification runs on every request; this halves its cost."""
+    """HMAC-SHA256 under the pepper, keyed once (:class:`bastion.crypto.HmacKey`): the very
+    MAC of ``hmac.digest(key, message, "sha256")`` without setting the key up on every call.
+    Verification runs on every request; this halves its cost."""
 
-    __slots__ = ("_keyed",)
+    __slots__ = ("_key",)
 
     def __init__(self, key: bytes) -> None:
-        self._keyed = hmac.new(key, digestmod="sha256")
+        self._key = HmacKey(key)
 
     def __repr__(self) -> str:
         return "PepperMac(...)"
 
     def digest(self, message: bytes) -> bytes:
-        keyed = self._keyed.copy()
-        keyed.update(message)
-        return keyed.digest()
+        return self._key.mac(message)
 
 
 class KeyVerification:

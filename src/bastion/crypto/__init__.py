@@ -2,8 +2,9 @@
 token-signing key helpers (generation, sealing, JWK export), data protection (envelope
 encryption with per-subject data keys, KEK rotation, crypto-shredding), and sealed payloads
 with signed responses (``Sealing`` on the server, ``SealedClient`` and ``verify_response`` for
-clients). Primitives stay private."""
+clients), and a reusable HMAC-SHA256 key. Primitives stay private."""
 
+from bastion.crypto._hmac import HmacKey as HmacKey
 from bastion.crypto._master import DecryptionFailed as DecryptionFailed
 from bastion.crypto._master import MasterKey as MasterKey
 from bastion.crypto._master import load_or_create_master_key as load_or_create_master_key
@@ -29,6 +30,7 @@ __all__ = [
     "SIGNING_ALGORITHMS",
     "DataProtection",
     "DecryptionFailed",
+    "HmacKey",
     "MasterKey",
     "OpenedRequest",
     "SealedClient",

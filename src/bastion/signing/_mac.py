@@ -3,15 +3,15 @@
 Full 32-byte tags only: a shorter (truncated) tag is refused, not compared as a prefix.
 
 A key used again and again (a derivation base, a busy client's signing key) is a
-:class:`MacKey`: the standard library's HMAC object is keyed once and copied per message, so
-the key is not set up again on every call (a one-shot ``hmac.digest`` does that, and through
-OpenSSL 3 it is most of the cost for a short message).
+:class:`MacKey`: keyed once (:class:`bastion.crypto.HmacKey`), so the key is not set up
+again for every message.
 """
 
 from __future__ import annotations
 
 import hmac
 
+from bastion.crypto import HmacKey
 from bastion.errors import InvalidSignature
 
 __all__ = ["MAC_BYTES", "MacKey", "hmac_sha256", "verify_mac"]
@@ -23,27 +23,17 @@ def hmac_sha256(key: bytes, data: bytes) -> bytes:
     return hmac.digest(key, data, "sha256")
 
 
-class MacKey:
+class MacKey(HmacKey):
     """An HMAC-SHA256 key set up once; :meth:`mac` gives what :func:`hmac_sha256` gives."""
 
-    __slots__ = ("_keyed",)
-
-    def __init__(self, key: bytes) -> None:
-        self._keyed = hmac.new(key, digestmod="sha256")
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return "MacKey(...)"
 
-    def mac(self, data: bytes) -> bytes:
-        keyed = self._keyed.copy()
-        keyed.update(data)
-        return keyed.digest()
-
     def verify(self, data: bytes, tag: bytes) -> None:
         """:func:`verify_mac` under this key."""
-        keyed = self._keyed.copy()
-        keyed.update(data)
-        if len(tag) != MAC_BYTES or not hmac.compare_digest(keyed.digest(), tag):
+        if not self.matches(data, tag):
             raise InvalidSignature("bad_signature", "The signature does not verify.")
 
 
