@@ -5,8 +5,11 @@ with a log event and metrics (ASVS V2.4.1, V11.1.4, V16.3.4)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
@@ -147,3 +150,34 @@ async def test_logs_hold_no_client_identifier(clock: ManualClock) -> None:
     with capture_logs() as logs:
         await limiter.check(_facts("/v1/x", "GET", user="alice@example.com"))
     assert "alice" not in repr(logs) and "203.0.113" not in repr(logs)
+
+
+_SEGMENTS = st.sampled_from(["v1", "auth", "login", "api", "..", ".", "", "x", "orders", "7"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["GET", "POST", "PUT"]), st.lists(_SEGMENTS, max_size=6))),
+)
+def test_remembered_policy_choice_equals_matching_again(requests: list[Any]) -> None:
+    """The (method, path) -> policy memo answers what matching the globs again answers,
+    also for paths with ``//``, ``.`` and ``..`` and for the same path under other methods."""
+    policies = [
+        Policy(name="login", match={"path": "/v1/auth/login", "methods": ["POST"]}, limits=["1/s"]),
+        Policy(name="auth", match={"path": "/v1/auth/*"}, limits=["1/s"]),
+        Policy(name="api", match={"path": "/api/*", "methods": ["GET"]}, limits=["1/s"]),
+    ]
+    remembering = Limiter(policies, MemoryRateLimitStore(), ManualClock())
+    for method, parts in requests * 2:  # each request twice: the second answer is remembered
+        path = "/" + "/".join(parts)
+        fresh = Limiter(policies, MemoryRateLimitStore(), ManualClock())
+        assert remembering.policy_for(method, path) == fresh.policy_for(method, path)
+
+
+def test_the_policy_memo_is_bounded() -> None:
+    policy = Policy(name="api", match={"path": "/api/*"}, limits=["1/s"])
+    limiter = Limiter([policy], MemoryRateLimitStore(), ManualClock())
+    for n in range(5000):
+        assert limiter.policy_for("GET", f"/api/{n}") == policy
+    assert limiter.policy_for("GET", "/api/" + "x" * 600) == policy
+    assert len(limiter._selected) <= 4096

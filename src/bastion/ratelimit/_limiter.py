@@ -89,6 +89,10 @@ def _decide(
     )
 
 
+_SELECTED_MAX = 4096
+_SELECTED_PATH_MAX = 512
+
+
 class Limiter:
     """Rate limiting over ordered policies; the first policy that matches a request decides.
 
@@ -115,6 +119,9 @@ class Limiter:
         self._fallback = fallback_store or MemoryRateLimitStore()
         self._degraded = False
         self._adhoc: dict[Policy, CompiledPolicy] = {}
+        # The policy of each (method, path) seen, bounded: matching globs is a pure function
+        # of the two, and routes repeat.
+        self._selected: dict[tuple[str, str], CompiledPolicy | None] = {}
 
     def policy_for(self, method: str, path: str) -> Policy | None:
         """The first policy matching ``method`` and the normalised ``path``, if any."""
@@ -122,11 +129,17 @@ class Limiter:
         return compiled.policy if compiled else None
 
     def _select(self, method: str, path: str) -> CompiledPolicy | None:
+        try:
+            return self._selected[method, path]
+        except KeyError:
+            pass
         normal = normal_path(path)
-        for compiled in self._policies:
-            if compiled.matches(method, normal):
-                return compiled
-        return None
+        found = next((c for c in self._policies if c.matches(method, normal)), None)
+        if len(self._selected) >= _SELECTED_MAX:
+            self._selected.clear()
+        if len(path) <= _SELECTED_PATH_MAX:
+            self._selected[method, path] = found
+        return found
 
     async def check(self, facts: RequestFacts) -> Decision:
         """Spend the matching policy's cost for this request and say whether it may proceed.

@@ -129,9 +129,22 @@ def normal_path(path: str) -> str:
     return normal + "/" if squeezed.endswith("/") and normal != "/" else normal
 
 
+_DIGESTS: dict[tuple[str, str], str] = {}
+_DIGESTS_MAX = 8192
+_DIGEST_VALUE_MAX = 256
+
+
 def _digest(kind: str, value: str) -> str:
-    """Keys hold a hash, never a raw IP, user id or header value."""
-    return hashlib.blake2b(f"{kind}\0{value}".encode(), digest_size=16).hexdigest()
+    """Keys hold a hash, never a raw IP, user id or header value. Recent short values are
+    remembered (bounded): a client sends many requests."""
+    found = _DIGESTS.get((kind, value))
+    if found is None:
+        found = hashlib.blake2b(f"{kind}\0{value}".encode(), digest_size=16).hexdigest()
+        if len(value) <= _DIGEST_VALUE_MAX:
+            if len(_DIGESTS) >= _DIGESTS_MAX:
+                _DIGESTS.clear()
+            _DIGESTS[kind, value] = found
+    return found
 
 
 def _subnet(ip: str) -> str:
