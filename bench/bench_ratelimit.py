@@ -9,7 +9,9 @@ Run: ``python bench/bench_ratelimit.py [--seconds 1.0] [--rounds 3] [--redis URL
   hits admitted, so the moving window keeps up to 6000 timestamps per key);
 * redis: ``await RedisRateLimitStore.acquire`` (two rates, one EVALSHA) vs a bare EVALSHA of a
   no-op script over the same client, one request in flight and then 16 in flight
-  (target: gcra/no-op >= 0.8). Skipped when Redis is not reachable. Keys are removed afterwards.
+  (target: gcra/no-op >= 0.8); then batches of 16 decisions in one round trip
+  (``acquire_many``, a pipeline) vs a pipeline of 16 no-op EVALSHA calls. Skipped when Redis
+  is not reachable. Keys are removed afterwards.
   The no-op is called through redis-py's script object (the comparison of the target); the
   same no-op sent with ``execute_command`` (as the store sends its script) is printed too, as
   the stricter ratio, with this process's CPU and the Redis server's CPU (``INFO cpu``) per
@@ -110,6 +112,9 @@ async def _server_cpu(client: Any) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
+BATCH = 16
+
+
 async def bench_redis(url: str, seconds: float, rounds: int) -> None:
     prefix = f"bench{uuid.uuid4().hex[:8]}:rl:"
     store = RedisRateLimitStore.from_url(url, prefix=prefix)
@@ -158,10 +163,46 @@ async def bench_redis(url: str, seconds: float, rounds: int) -> None:
                 + ", ".join(f"{name} {us[name]:.0f} us" for name in calls)
                 + f"; CPU ratio no-op/GCRA {us['noop'] / us['gcra']:.2f}"
             )
+        await _bench_pipelined(store, noop.sha, prefix, rates, seconds, rounds)
     finally:
         async for key in client.scan_iter(match=prefix + "*"):
             await client.delete(key)
         await store.close()
+
+
+async def _bench_pipelined(
+    store: RedisRateLimitStore,
+    noop_sha: str,
+    prefix: str,
+    rates: list[Any],
+    seconds: float,
+    rounds: int,
+) -> None:
+    """Batches of 16 decisions in one round trip (``acquire_many``) against a pipeline of 16
+    bare no-op ``EVALSHA`` calls over the same client."""
+    client = store.client
+
+    async def noop_batch(i: int) -> object:
+        pipe = client.pipeline(transaction=False)
+        for n in range(BATCH):
+            pipe.execute_command("EVALSHA", noop_sha, 1, prefix + KEYS[(i + n) % len(KEYS)])
+        return await pipe.execute()
+
+    async def gcra_batch(i: int) -> object:
+        checks = [(KEYS[(i + n) % len(KEYS)], rates, 1) for n in range(BATCH)]
+        return await store.acquire_many(checks, time.time_ns() // 1000)
+
+    calls = {"noop": noop_batch, "gcra": gcra_batch}
+    results: dict[str, list[float]] = {name: [] for name in calls}
+    for round_ in range(rounds):
+        order = list(calls.items())
+        for name, call in order if round_ % 2 == 0 else order[::-1]:  # ABBA
+            results[name].append(await _async_rate(call, seconds, 1) * BATCH)
+    med = {name: statistics.median(r) for name, r in results.items()}
+    print(
+        f"redis   pipelined batches of {BATCH}: no-op EVALSHA {med['noop']:>9,.0f}/s, "
+        f"GCRA acquire_many {med['gcra']:>9,.0f}/s, ratio {med['gcra'] / med['noop']:.2f}"
+    )
 
 
 async def main() -> None:

@@ -150,3 +150,50 @@ async def test_a_client_that_decodes_replies_gets_the_same_decisions(clock: Manu
     finally:
         await client.delete(store._prefix + "k")
         await store.close()
+
+
+_BATCH = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]),
+        st.lists(st.sampled_from(POOL), min_size=1, max_size=3, unique=True),
+        st.integers(0, 3),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(batches=st.lists(_BATCH, min_size=1, max_size=4))
+async def test_a_pipelined_batch_decides_as_one_call_after_another(
+    batches: list[list[tuple[str, list[Rate], int]]],
+) -> None:
+    """``acquire_many`` (one round trip) gives, in order, what ``acquire`` gives called once
+    per check, and leaves the same state: checked against the memory store."""
+    require_service("Redis", REDIS_URL, 6379)
+    store = RedisRateLimitStore.from_url(REDIS_URL, prefix=f"t{uuid.uuid4().hex[:8]}:rl:")
+    memory, clock = MemoryRateLimitStore(), ManualClock()
+    try:
+        for batch in batches:
+            now = _us(clock)
+            got = await store.acquire_many(batch, now)
+            expected = [await memory.acquire(k, r, c, now) for k, r, c in batch]
+            assert got == expected
+            assert await memory.acquire_many(batch, now) == await store.acquire_many(batch, now)
+            clock.advance(0.05)
+    finally:
+        async for key in store.client.scan_iter(match=store._prefix + "*"):
+            await store.client.delete(key)
+        await store.close()
+
+
+async def test_a_pipelined_batch_survives_a_script_flush(
+    redis_store: RedisRateLimitStore, clock: ManualClock
+) -> None:
+    await redis_store.client.script_flush()
+    now = _us(clock)
+    first = await redis_store.acquire_many([("x", [TWO_PER_MIN], 1), ("y", [TWO_PER_MIN], 1)], now)
+    assert [allowed for allowed, _ in first] == [True, True]
+    again = await redis_store.acquire_many([("x", [TWO_PER_MIN], 1)] * 2, now)
+    # burst 2: one unit is left after the first batch, so only the first of these is admitted
+    assert [allowed for allowed, _ in again] == [True, False]
+    assert await redis_store.acquire_many([], now) == []

@@ -79,6 +79,13 @@ class MemoryRateLimitStore:
             self._evict(now)  # sweeps on every multi-rate write: rarer, and still O(1)
         return allowed, verdicts
 
+    async def acquire_many(
+        self, checks: Sequence[tuple[str, Sequence[Rate], int]], now: int
+    ) -> list[tuple[bool, tuple[Verdict, ...]]]:
+        """Several independent decisions ``(key, rates, cost)``, in order (see the Redis
+        store's, which sends them in one round trip)."""
+        return [await self.acquire(key, rates, cost, now) for key, rates, cost in checks]
+
     def _evict(self, now: int) -> None:
         tats = self._tats
         oldest = next(iter(tats))  # amortised sweep: the least recently used is likeliest expired
@@ -96,6 +103,18 @@ def _script() -> str:
 
 
 _TAILS_MAX = 1024
+
+
+def _decided(
+    reply: bytes | str, rates: tuple[Rate, ...], cost: int, now: int
+) -> tuple[bool, tuple[Verdict, ...]]:
+    """The decision of one script reply, recomputed locally from the TATs it read."""
+    # a missing TAT comes back as -1: before now, which gcra reads as a fresh key
+    applied, *tats = map(int, reply.split())
+    allowed, verdicts = gcra_all(tats, now, rates, cost)
+    if allowed != (applied == 1):  # the script and gcra_all are the same arithmetic
+        raise StorageUnavailable("rate limit script and local arithmetic disagree")
+    return allowed, verdicts
 
 
 class RedisRateLimitStore:
@@ -164,12 +183,42 @@ class RedisRateLimitStore:
                 reply = await redis.execute_command("EVALSHA", self._sha, b"1", name, at, *tail)
         except self._faults as exc:
             raise StorageUnavailable from exc
-        # a missing TAT comes back as -1: before now, which gcra reads as a fresh key
-        applied, *tats = map(int, reply.split())
-        allowed, verdicts = gcra_all(tats, now, rates, cost)
-        if allowed != (applied == 1):  # the script and gcra_all are the same arithmetic
-            raise StorageUnavailable("rate limit script and local arithmetic disagree")
-        return allowed, verdicts
+        return _decided(reply, rates, cost, now)
+
+    async def acquire_many(
+        self, checks: Sequence[tuple[str, Sequence[Rate], int]], now: int
+    ) -> list[tuple[bool, tuple[Verdict, ...]]]:
+        """Several independent decisions ``(key, rates, cost)`` in one round trip: a pipeline
+        of the same script calls, not a transaction. Each decision is atomic on its own, as
+        with :meth:`acquire`; the answers come in the order of ``checks``. Raises
+        :class:`StorageUnavailable` when any call fails (the others may have been spent)."""
+        calls = []
+        for key, rates, cost in checks:
+            rates = tuple(rates)
+            calls.append(
+                (key, rates, cost, self._tails.get((rates, cost)) or self._tail(rates, cost))
+            )
+        at = b"%d" % now
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for key, _, _, tail in calls:
+                pipe.execute_command("EVALSHA", self._sha, b"1", self._prefix + key, at, *tail)
+            replies = await pipe.execute(raise_on_error=False)
+            for i, reply in enumerate(replies):  # refused for a flushed script cache: not run
+                if isinstance(reply, self._noscript):
+                    key, _, _, tail = calls[i]
+                    await self._redis.script_load(self._gcra.script)
+                    replies[i] = await self._redis.execute_command(
+                        "EVALSHA", self._sha, b"1", self._prefix + key, at, *tail
+                    )
+                elif isinstance(reply, Exception):
+                    raise reply
+        except self._faults as exc:
+            raise StorageUnavailable from exc
+        return [
+            _decided(reply, rates, cost, now)
+            for reply, (_, rates, cost, _) in zip(replies, calls, strict=True)
+        ]
 
     async def check(self) -> None:
         try:
