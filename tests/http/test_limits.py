@@ -101,3 +101,13 @@ def test_json_depth_matches_the_structure(value: object) -> None:
 def test_json_depth_ignores_brackets_in_strings() -> None:
     assert json_depth(b'{"a": "[[[[{{{{\\"]]]"}', 10) == 1
     assert json_depth(b"[" * 50, 10) == 11
+
+
+async def test_refusals_are_audited_once_per_reason_and_network(
+    client: httpx.AsyncClient, guard: Any
+) -> None:
+    """The service's own request limits leave a sampled ``request.refused`` event."""
+    for _ in range(3):
+        assert_problem(await client.get("/healthz", headers={"x-big": "a" * 20_000}), 431)
+    [event] = await guard.audit.tail(5, action="request.refused")
+    assert (event.outcome, event.reason) == ("denied", "headers")

@@ -249,6 +249,8 @@ async def test_a_slow_body_gets_408(guard: Any) -> None:
     }
     await app(scope, receive, send)
     assert messages[0]["status"] == 408
+    [event] = await guard.audit.tail(5, action="request.refused")
+    assert (event.outcome, event.reason) == ("denied", "body_timeout")
 
 
 async def test_protect_opens_and_closes_its_own_bastion(tmp_path: Path) -> None:
@@ -269,3 +271,33 @@ async def test_protect_opens_and_closes_its_own_bastion(tmp_path: Path) -> None:
 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}}, queue.get, send)
     assert [m["type"] for m in out] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "reason"),
+    [
+        ("POST", "/notes", {"json": {"body": "x" * 5000}}, 413, "body_size"),
+        ("POST", "/public/x", {"content": b'{"a": [[[[[[["deep"]]]]]]]}'}, 400, "body_"),
+        ("POST", "/public/x", {"content": b'{"a": '}, 422, "body_"),
+        ("GET", "/public/x", {"headers": {"x-big": "a" * 20_000}}, 431, "headers"),
+        ("GET", "/public/x?" + "a" * 5000, {}, 414, "query_length"),
+    ],
+)
+async def test_refused_bodies_and_requests_are_audited(
+    client: httpx.AsyncClient,
+    guard: Any,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    status: int,
+    reason: str,
+) -> None:
+    """A request refused by a body or request limit leaves a sampled ``request.refused``
+    event with the reason and the client, never the refused content."""
+    headers = {"content-type": "application/json", **kwargs.pop("headers", {})}
+    r = await client.request(method, path, headers=headers, **kwargs)
+    assert r.status_code == status
+    [event] = await guard.audit.tail(5, action="request.refused")
+    assert event.outcome == "denied" and event.reason.startswith(reason)
+    assert event.ip is not None
+    assert "deep" not in repr(event) and "xxxxx" not in repr(event)

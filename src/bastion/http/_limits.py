@@ -17,11 +17,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bastion.config import ServerSettings
 from bastion.errors import Overloaded
 from bastion.http._problems import problem_response, simple_problem
+from bastion.monitor import AuditLog, mask_ip
 
 __all__ = [
     "IN_FLIGHT",
     "NEVER_SHED",
     "RequestLimitsMiddleware",
+    "audit_refusal",
     "json_depth",
     "overloaded",
     "refusal",
@@ -59,19 +61,33 @@ def json_depth(body: bytes, limit: int) -> int:
     return deepest
 
 
-def refusal(scope: Scope, s: ServerSettings) -> ASGIApp | None:
-    """The 431/414/400 answer for a request over the header or query limits, else None."""
+def refusal(scope: Scope, s: ServerSettings) -> tuple[str, ASGIApp] | None:
+    """``(reason, answer)``: the 431/414/400 answer for a request over the header or query
+    limits and the reason the audit log gets, else None."""
     headers = scope["headers"]
     if len(headers) > s.max_headers or sum(len(k) + len(v) for k, v in headers) > (
         s.max_header_bytes
     ):
-        return simple_problem(431, "Too many or too large request header fields.")
+        return "headers", simple_problem(431, "Too many or too large request header fields.")
     query: bytes = scope.get("query_string", b"")
     if len(query) > s.max_query_bytes:
-        return simple_problem(414, f"The query string must be at most {s.max_query_bytes} bytes.")
+        text = f"The query string must be at most {s.max_query_bytes} bytes."
+        return "query_length", simple_problem(414, text)
     if query and query.count(b"&") + 1 > s.max_query_params:
-        return simple_problem(400, f"At most {s.max_query_params} query parameters are allowed.")
+        text = f"At most {s.max_query_params} query parameters are allowed."
+        return "query_params", simple_problem(400, text)
     return None
+
+
+async def audit_refusal(audit: AuditLog | None, scope: Scope, reason: str) -> None:
+    """A ``request.refused`` audit event for a request refused by a request limit before any
+    route ran, sampled per reason and client network (a client can repeat these cheaply)."""
+    if audit is None:
+        return
+    ip = scope.get("state", {}).get("client_ip")
+    await audit.record_sampled(
+        "request.refused", "denied", key=f"{reason}:{mask_ip(ip, 'masked')}", reason=reason, ip=ip
+    )
 
 
 def overloaded(scope: Scope) -> ASGIApp:
@@ -93,7 +109,11 @@ class RequestLimitsMiddleware:
             return
         refused = refusal(scope, self.s)
         if refused is not None:
-            await refused(scope, receive, send)
+            reason, answer = refused
+            app = scope.get("app")  # the Bastion service's own app, when it got this far
+            guard = getattr(getattr(app, "state", None), "bastion", None)
+            await audit_refusal(getattr(guard, "audit", None), scope, reason)
+            await answer(scope, receive, send)
             return
         limit = self.s.max_concurrency
         if limit and self.in_flight >= limit and scope["path"] not in NEVER_SHED:

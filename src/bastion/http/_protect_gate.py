@@ -22,7 +22,7 @@ from bastion._gate import Denied, RouteRequest
 from bastion._gate_inputs import header_map
 from bastion.config import RouteSettings, ServerSettings, Settings
 from bastion.errors import BastionError
-from bastion.http._limits import IN_FLIGHT, NEVER_SHED, overloaded, refusal
+from bastion.http._limits import IN_FLIGHT, NEVER_SHED, audit_refusal, overloaded, refusal
 from bastion.http._middleware import _replay
 from bastion.http._problems import problem_response, simple_problem
 from bastion.http._sealed import SealedPayloadMiddleware, SignedResponseMiddleware
@@ -89,7 +89,9 @@ class Guarded:
             return
         refused = refusal(scope, self.server)
         if refused is not None:
-            await refused(scope, receive, send)
+            reason, answer = refused
+            await audit_refusal(self.holder.get().audit, scope, reason)
+            await answer(scope, receive, send)
             return
         limit = self.server.max_concurrency
         if limit and self.in_flight >= limit and scope["path"] not in NEVER_SHED:
@@ -181,6 +183,7 @@ class _Body:
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await audit_refusal(guard.audit, scope, "body_size")
             await _too_large(limit)(scope, receive, send)
             return
         content_type = headers.get("content-type", "")
@@ -191,13 +194,22 @@ class _Body:
             async with asyncio.timeout(server.body_timeout_seconds):
                 body = await _read(receive, limit)
         except TimeoutError:
+            await audit_refusal(guard.audit, scope, "body_timeout")
             await simple_problem(408, "The body was not received in time.")(scope, receive, send)
             return
         if body is None:
+            await audit_refusal(guard.audit, scope, "body_size")
             await _too_large(limit)(scope, receive, send)
             return
         try:
             examined = guard.body.examine(route, content_type, body)
+        except BastionError as exc:  # malformed or over the shape limits: 400/422
+            await audit_refusal(guard.audit, scope, f"body_{exc.type}")
+            await problem_response(exc.status, exc.problem(scope["path"]), exc.headers())(
+                scope, receive, send
+            )
+            return
+        try:  # the gate audits its own verdict
             await guard.gate.inspect(route, scope["state"]["bastion_request"], examined.verdict)
         except BastionError as exc:
             await problem_response(exc.status, exc.problem(scope["path"]), exc.headers())(
