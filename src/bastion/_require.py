@@ -14,7 +14,6 @@ from starlette.requests import Request
 
 from bastion._principal import Principal, authenticate, bearer_token
 from bastion.errors import Forbidden, InvalidToken
-from bastion.monitor import mask_ip
 
 if TYPE_CHECKING:
     from bastion._facade import Bastion
@@ -49,13 +48,7 @@ class Requirement:
                 ip=ip,
             )
         except InvalidToken as exc:
-            await self._guard.audit.record_sampled(
-                "auth.token.rejected",
-                "denied",
-                key=f"{exc.reason}:{mask_ip(ip, 'masked')}",
-                reason=exc.reason,
-                ip=ip,
-            )
+            await self._guard.audit.record_denied("auth.token.rejected", reason=exc.reason, ip=ip)
             raise
         missing = sorted(self.scopes - set(who.scopes))
         if missing:

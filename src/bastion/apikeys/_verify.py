@@ -19,7 +19,7 @@ from bastion.apikeys._types import ApiKeyPrincipal
 from bastion.crypto import HmacKey, MasterKey
 from bastion.errors import InvalidToken, StorageUnavailable
 from bastion.infra import Clock, Database, HotState
-from bastion.monitor import AuditLog, mask_ip
+from bastion.monitor import AuditLog
 
 __all__ = ["KeyVerification"]
 
@@ -122,13 +122,7 @@ class KeyVerification:
             return self._live(self._checked(digest, entry), ip)
         except InvalidToken as exc:
             reason = exc.reason or "invalid"
-            await self._audit.record_sampled(
-                "apikey.rejected",
-                "denied",
-                key=f"{reason}:{mask_ip(ip, 'masked')}",
-                reason=reason,
-                ip=ip,
-            )
+            await self._audit.record_denied("apikey.rejected", reason=reason, ip=ip)
             raise
 
     def _live(self, entry: CachedKey, ip: str | None) -> ApiKeyPrincipal:

@@ -7,7 +7,6 @@ from fastapi import Request
 from bastion._facade import Bastion
 from bastion._principal import bearer_token
 from bastion.errors import InvalidToken
-from bastion.monitor import mask_ip
 from bastion.sessions import AccessClaims, DeviceInfo
 
 __all__ = ["bearer_token", "client_ip", "device_info", "get_guard", "require_bearer"]
@@ -44,11 +43,5 @@ async def require_bearer(request: Request) -> AccessClaims:
         return await guard.sessions.verify_access(token)
     except InvalidToken as exc:
         reason, ip = exc.reason or "invalid", client_ip(request)
-        await guard.audit.record_sampled(
-            "auth.token.rejected",
-            "denied",
-            key=f"{reason}:{mask_ip(ip, 'masked')}",
-            reason=reason,
-            ip=ip,
-        )
+        await guard.audit.record_denied("auth.token.rejected", reason=reason, ip=ip)
         raise

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bastion.config import ServerSettings
 from bastion.errors import Overloaded
 from bastion.http._problems import problem_response, simple_problem
-from bastion.monitor import AuditLog, mask_ip
+from bastion.monitor import AuditLog
 
 __all__ = [
     "IN_FLIGHT",
@@ -27,6 +27,7 @@ __all__ = [
     "json_depth",
     "overloaded",
     "refusal",
+    "turn_away",
 ]
 
 SHED = Counter("bastion_requests_shed_total", "Requests refused by the concurrency limit")
@@ -61,7 +62,7 @@ def json_depth(body: bytes, limit: int) -> int:
     return deepest
 
 
-def refusal(scope: Scope, s: ServerSettings) -> tuple[str, ASGIApp] | None:
+def _over_limits(scope: Scope, s: ServerSettings) -> tuple[str, ASGIApp] | None:
     """``(reason, answer)``: the 431/414/400 answer for a request over the header or query
     limits and the reason the audit log gets, else None."""
     headers = scope["headers"]
@@ -79,15 +80,35 @@ def refusal(scope: Scope, s: ServerSettings) -> tuple[str, ASGIApp] | None:
     return None
 
 
+def refusal(scope: Scope, s: ServerSettings, in_flight: int) -> tuple[str, ASGIApp] | None:
+    """``(reason, answer)`` for a request turned away before any route: over the header or
+    query limits (431/414/400) or shed beyond ``max_concurrency`` (503, reason ``shed``, not
+    audited: it says nothing about the client); else None. Answer with :func:`turn_away`."""
+    over = _over_limits(scope, s)
+    if over is not None:
+        return over
+    if s.max_concurrency and in_flight >= s.max_concurrency and scope["path"] not in NEVER_SHED:
+        return "shed", overloaded(scope)
+    return None
+
+
+async def turn_away(
+    refused: tuple[str, ASGIApp], audit: AuditLog | None, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Send the answer of :func:`refusal`, audited unless the request was only shed."""
+    reason, answer = refused
+    if reason != "shed":
+        await audit_refusal(audit, scope, reason)
+    await answer(scope, receive, send)
+
+
 async def audit_refusal(audit: AuditLog | None, scope: Scope, reason: str) -> None:
     """A ``request.refused`` audit event for a request refused by a request limit before any
     route ran, sampled per reason and client network (a client can repeat these cheaply)."""
-    if audit is None:
-        return
-    ip = scope.get("state", {}).get("client_ip")
-    await audit.record_sampled(
-        "request.refused", "denied", key=f"{reason}:{mask_ip(ip, 'masked')}", reason=reason, ip=ip
-    )
+    if audit is not None:
+        await audit.record_denied(
+            "request.refused", reason=reason, ip=scope.get("state", {}).get("client_ip")
+        )
 
 
 def overloaded(scope: Scope) -> ASGIApp:
@@ -107,17 +128,11 @@ class RequestLimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refused = refusal(scope, self.s)
+        refused = refusal(scope, self.s, self.in_flight)
         if refused is not None:
-            reason, answer = refused
             app = scope.get("app")  # the Bastion service's own app, when it got this far
             guard = getattr(getattr(app, "state", None), "bastion", None)
-            await audit_refusal(getattr(guard, "audit", None), scope, reason)
-            await answer(scope, receive, send)
-            return
-        limit = self.s.max_concurrency
-        if limit and self.in_flight >= limit and scope["path"] not in NEVER_SHED:
-            await overloaded(scope)(scope, receive, send)
+            await turn_away(refused, getattr(guard, "audit", None), scope, receive, send)
             return
         self.in_flight += 1
         IN_FLIGHT.inc()

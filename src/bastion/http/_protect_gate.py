@@ -22,7 +22,7 @@ from bastion._gate import Denied, RouteRequest
 from bastion._gate_inputs import header_map
 from bastion.config import RouteSettings, ServerSettings, Settings
 from bastion.errors import BastionError
-from bastion.http._limits import IN_FLIGHT, NEVER_SHED, audit_refusal, overloaded, refusal
+from bastion.http._limits import IN_FLIGHT, audit_refusal, refusal, turn_away
 from bastion.http._middleware import _replay
 from bastion.http._problems import problem_response, simple_problem
 from bastion.http._sealed import SealedPayloadMiddleware, SignedResponseMiddleware
@@ -87,15 +87,9 @@ class Guarded:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refused = refusal(scope, self.server)
+        refused = refusal(scope, self.server, self.in_flight)
         if refused is not None:
-            reason, answer = refused
-            await audit_refusal(self.holder.get().audit, scope, reason)
-            await answer(scope, receive, send)
-            return
-        limit = self.server.max_concurrency
-        if limit and self.in_flight >= limit and scope["path"] not in NEVER_SHED:
-            await overloaded(scope)(scope, receive, send)
+            await turn_away(refused, self.holder.get().audit, scope, receive, send)
             return
         reply: Reply = scope[REPLY]  # held here: an inner stack may replace it in the scope
         self.in_flight += 1

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bastion.errors import Throttled
 from bastion.http._middleware import with_headers
 from bastion.http._problems import problem_response
-from bastion.monitor import AuditLog, mask_ip
+from bastion.monitor import AuditLog
 from bastion.ratelimit import Limiter, RequestFacts
 
 __all__ = ["RateLimitMiddleware"]
@@ -47,13 +47,7 @@ class RateLimitMiddleware:
         extra = [(k.lower().encode(), v.encode()) for k, v in decision.headers.items()]
         if not decision.allowed:
             LIMITED.labels(decision.policy or "").inc()
-            await audit.record_sampled(
-                "ratelimit.denied",
-                "denied",
-                key=f"{decision.policy}:{mask_ip(ip, 'masked')}",
-                reason=decision.policy,
-                ip=ip,
-            )
+            await audit.record_denied("ratelimit.denied", reason=decision.policy, ip=ip)
             refusal = Throttled(decision.retry_after)
             response = problem_response(
                 refusal.status, refusal.problem(scope["path"]), dict(decision.headers)

@@ -10,7 +10,6 @@ from bastion._principal import bearer_token
 from bastion.errors import InvalidToken, StorageUnavailable
 from bastion.http._deps import client_ip, get_guard
 from bastion.http._problems import problem_response
-from bastion.monitor import mask_ip
 
 __all__ = ["healthz", "jwks", "metrics", "readyz"]
 
@@ -35,13 +34,7 @@ async def metrics(request: Request) -> Response:
     reason = guard.metrics_access.check(bearer_token(request.headers.get("authorization")))
     if reason is not None:
         ip = client_ip(request)
-        await guard.audit.record_sampled(
-            "metrics.denied",
-            "denied",
-            key=f"{reason}:{mask_ip(ip, 'masked')}",
-            reason=reason,
-            ip=ip,
-        )
+        await guard.audit.record_denied("metrics.denied", reason=reason, ip=ip)
         exc = InvalidToken("The metrics need the scrape token.", reason=reason)
         return problem_response(exc.status, exc.problem(), exc.headers())
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

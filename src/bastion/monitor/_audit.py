@@ -171,6 +171,13 @@ class AuditLog:
         merged = {**(details or {}), **({"suppressed": suppressed} if suppressed else {})}
         await self.record(action, outcome, reason=reason, ip=ip, details=merged or None)
 
+    async def record_denied(self, action: str, *, reason: str | None, ip: str | None) -> None:
+        """A ``denied`` event sampled per reason and client network (the /24 or /48 of
+        ``ip``): the form of every refusal a client can repeat cheaply."""
+        await self.record_sampled(
+            action, "denied", key=f"{reason}:{mask_ip(ip, 'masked')}", reason=reason, ip=ip
+        )
+
     async def _append(self, conn: AsyncConnection, row: dict[str, Any]) -> None:
         """Two statements in the common case: move the head (which locks it) and insert.
 

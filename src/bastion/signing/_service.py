@@ -24,7 +24,7 @@ from bastion.config import SigningSettings
 from bastion.crypto import MasterKey
 from bastion.errors import InvalidSignature, InvalidToken
 from bastion.infra import Clock, HotState
-from bastion.monitor import AuditLog, mask_ip
+from bastion.monitor import AuditLog
 from bastion.signing._canonical import SignedRequest, signature_base
 from bastion.signing._digest import verify_content_digest
 from bastion.signing._keys import KEY_ID, IssuedKey, KeyDeriver
@@ -146,11 +146,5 @@ class RequestSignatures:
                 raise InvalidSignature("replayed", "This nonce was already used with this key.")
             return verified
         except InvalidSignature as exc:
-            await self._audit.record_sampled(
-                "signature.rejected",
-                "denied",
-                key=f"{exc.reason}:{mask_ip(ip, 'masked')}",
-                reason=exc.reason,
-                ip=ip,
-            )
+            await self._audit.record_denied("signature.rejected", reason=exc.reason, ip=ip)
             raise
