@@ -274,7 +274,7 @@ def _recorded_actions() -> set[str]:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             values = [k.value for k in node.keywords if k.arg == "action"]
-            if name in ("record", "record_sampled", "_add_key"):
+            if name in ("record", "record_sampled", "record_denied", "_add_key"):
                 values += node.args
             actions |= {
                 v.value
