@@ -111,3 +111,29 @@ async def test_refusals_are_audited_once_per_reason_and_network(
         assert_problem(await client.get("/healthz", headers={"x-big": "a" * 20_000}), 431)
     [event] = await guard.audit.tail(5, action="request.refused")
     assert (event.outcome, event.reason) == ("denied", "headers")
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "reason"),
+    [
+        (b"{" + b" " * 70_000 + b"}", "application/json", 413, "body_size"),
+        (b'{"username": "\xff"}', "application/json", 422, "body_utf8"),
+        (b"[" * 40 + b"]" * 40, "application/json", 400, "body_depth"),
+        (b"username=a", "application/x-www-form-urlencoded", 415, "body_media_type"),
+    ],
+)
+async def test_refused_api_bodies_are_audited(
+    client: httpx.AsyncClient,
+    guard: Any,
+    content: bytes,
+    content_type: str,
+    status: int,
+    reason: str,
+) -> None:
+    """The service's body guard leaves a sampled ``request.refused`` event with the reason and
+    never the body."""
+    r = await client.post("/v1/auth/login", content=content, headers={"content-type": content_type})
+    assert_problem(r, status)
+    [event] = await guard.audit.tail(5, action="request.refused")
+    assert (event.outcome, event.reason) == ("denied", reason)
+    assert "username" not in repr(event)

@@ -27,6 +27,7 @@ __all__ = [
     "json_depth",
     "overloaded",
     "refusal",
+    "service_audit",
     "turn_away",
 ]
 
@@ -111,6 +112,14 @@ async def audit_refusal(audit: AuditLog | None, scope: Scope, reason: str) -> No
         )
 
 
+def service_audit(scope: Scope) -> AuditLog | None:
+    """The audit log of the Bastion service whose app (``scope["app"]``) runs this request,
+    for its middleware (``guard.protect`` holds its own)."""
+    guard = getattr(getattr(scope.get("app"), "state", None), "bastion", None)
+    audit: AuditLog | None = getattr(guard, "audit", None)
+    return audit
+
+
 def overloaded(scope: Scope) -> ASGIApp:
     """The 503 answer of a shed request (counted)."""
     SHED.inc()
@@ -130,9 +139,7 @@ class RequestLimitsMiddleware:
             return
         refused = refusal(scope, self.s, self.in_flight)
         if refused is not None:
-            app = scope.get("app")  # the Bastion service's own app, when it got this far
-            guard = getattr(getattr(app, "state", None), "bastion", None)
-            await turn_away(refused, getattr(guard, "audit", None), scope, receive, send)
+            await turn_away(refused, service_audit(scope), scope, receive, send)
             return
         self.in_flight += 1
         IN_FLIGHT.inc()

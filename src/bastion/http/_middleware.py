@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.errors import BastionError, InvalidInput
 from bastion.http._client import ClientIP
-from bastion.http._limits import json_depth
+from bastion.http._limits import json_depth, service_audit, turn_away
 from bastion.http._problems import problem_response, simple_problem
 
 __all__ = [
@@ -166,9 +166,7 @@ class BodyGuardMiddleware:
             return
         declared = headers.get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.limit:
-            await simple_problem(413, f"The body must be at most {self.limit} bytes.")(
-                scope, receive, send
-            )
+            await self._refuse(scope, receive, send, ("body_size", self._too_large()))
             return
         body = bytearray()
         more = True
@@ -179,36 +177,45 @@ class BodyGuardMiddleware:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.limit:
-                await simple_problem(413, f"The body must be at most {self.limit} bytes.")(
-                    scope, receive, send
-                )
+                await self._refuse(scope, receive, send, ("body_size", self._too_large()))
                 return
         rejection = self._reject(
             headers.get(b"content-type", b""), bytes(body), self.max_json_depth
         )
         if rejection is not None:
-            await rejection(scope, receive, send)
+            await self._refuse(scope, receive, send, rejection)
             return
         await self.app(scope, _replay(bytes(body), receive), send)
 
+    def _too_large(self) -> ASGIApp:
+        return simple_problem(413, f"The body must be at most {self.limit} bytes.")
+
     @staticmethod
-    def _reject(content_type: bytes, body: bytes, max_depth: int) -> ASGIApp | None:
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, refused: tuple[str, ASGIApp]
+    ) -> None:
+        await turn_away(refused, service_audit(scope), scope, receive, send)
+
+    @staticmethod
+    def _reject(content_type: bytes, body: bytes, max_depth: int) -> tuple[str, ASGIApp] | None:
+        """``(reason, answer)`` for a body that is not UTF-8 JSON within the depth limit."""
         if not body:
             return None
         media = content_type.split(b";")[0].strip().lower()
         if media != b"application/json" and not (
             media.startswith(b"application/") and media.endswith(b"+json")
         ):
-            return simple_problem(415, "Send the body as application/json.")
+            return "body_media_type", simple_problem(415, "Send the body as application/json.")
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
             exc = InvalidInput(
                 "The body is not valid UTF-8.", errors=[{"field": "body", "code": "utf8"}]
             )
-            return problem_response(exc.status, exc.problem())
+            return "body_utf8", problem_response(exc.status, exc.problem())
         if json_depth(body, max_depth) > max_depth:
-            return simple_problem(400, f"The JSON body is nested deeper than {max_depth} levels.")
+            text = f"The JSON body is nested deeper than {max_depth} levels."
+            return "body_depth", simple_problem(400, text)
         return None
 
 
