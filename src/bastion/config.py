@@ -311,9 +311,7 @@ class RouteSettings(_Section):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"route pattern {value!r} must start with '/'")
-        return value
+        return Match(path=value).path  # the rate-limit policies' glob rules
 
     @field_validator("methods")
     @classmethod

@@ -14,6 +14,7 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.errors import BastionError, InvalidInput
+from bastion.http._bodies import read_body, replay
 from bastion.http._client import ClientIP
 from bastion.http._limits import json_depth, service_audit, turn_away
 from bastion.http._problems import problem_response, simple_problem
@@ -168,24 +169,18 @@ class BodyGuardMiddleware:
         if not declared.isdigit() or int(declared) > self.limit:
             await self._refuse(scope, receive, send, ("body_size", self._too_large()))
             return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.limit:
-                await self._refuse(scope, receive, send, ("body_size", self._too_large()))
-                return
-        rejection = self._reject(
-            headers.get(b"content-type", b""), bytes(body), self.max_json_depth
-        )
+        try:
+            body = await read_body(receive, self.limit)
+        except ConnectionError:
+            return
+        if body is None:
+            await self._refuse(scope, receive, send, ("body_size", self._too_large()))
+            return
+        rejection = self._reject(headers.get(b"content-type", b""), body, self.max_json_depth)
         if rejection is not None:
             await self._refuse(scope, receive, send, rejection)
             return
-        await self.app(scope, _replay(bytes(body), receive), send)
+        await self.app(scope, replay(body, receive), send)
 
     def _too_large(self) -> ASGIApp:
         return simple_problem(413, f"The body must be at most {self.limit} bytes.")
@@ -236,21 +231,6 @@ def _accepts_json(accept: bytes | None) -> bool:
 
 def _is_q(param: bytes) -> bool:
     return param.startswith(b"q=") and param[2:].replace(b".", b"", 1).isdigit()
-
-
-def _replay(body: bytes, original: Receive) -> Receive:
-    """A ``receive`` that hands the app ``body`` (already read) in one message, then defers to
-    ``original`` (which reports the client's disconnect)."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await original()
-
-    return receive
 
 
 def with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:

@@ -22,8 +22,8 @@ from bastion._gate import Denied, RouteRequest
 from bastion._gate_inputs import header_map
 from bastion.config import RouteSettings, ServerSettings, Settings
 from bastion.errors import BastionError
+from bastion.http._bodies import read_body, replay
 from bastion.http._limits import IN_FLIGHT, audit_refusal, refusal, turn_away
-from bastion.http._middleware import _replay
 from bastion.http._problems import problem_response, simple_problem
 from bastion.http._sealed import SealedPayloadMiddleware, SignedResponseMiddleware
 from bastion.http._signing import RequireSignatureMiddleware
@@ -186,7 +186,9 @@ class _Body:
             return
         try:
             async with asyncio.timeout(server.body_timeout_seconds):
-                body = await _read(receive, limit)
+                body = await read_body(receive, limit)
+        except ConnectionError:  # the client went away: as before, answered like an overrun
+            body = None
         except TimeoutError:
             await audit_refusal(guard.audit, scope, "body_timeout")
             await simple_problem(408, "The body was not received in time.")(scope, receive, send)
@@ -212,26 +214,11 @@ class _Body:
             return
         if examined.body is not body:
             scope = _with_length(scope, len(examined.body))
-        await self.app(scope, _replay(examined.body, receive), send)
+        await self.app(scope, replay(examined.body, receive), send)
 
 
 def _too_large(limit: int) -> ASGIApp:
     return simple_problem(413, f"The body must be at most {limit} bytes.")
-
-
-async def _read(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None past ``limit`` (or when the client went away)."""
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        body += message.get("body", b"")
-        if len(body) > limit:
-            return None
-        if not message.get("more_body", False):
-            break
-    return bytes(body)
 
 
 def _capped(receive: Receive, limit: int) -> Receive:

@@ -16,7 +16,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.errors import BastionError, SealedPayloadTooLarge
-from bastion.http._middleware import _replay
+from bastion.http._bodies import read_body, replay
 from bastion.http._problems import problem_response
 
 if TYPE_CHECKING:
@@ -47,21 +47,6 @@ def _rewrite(headers: Iterable[tuple[bytes, bytes]], media_type: str, length: in
     kept.append((b"content-type", media_type.encode("latin-1")))
     kept.append((b"content-length", str(length).encode("ascii")))
     return kept
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None past ``limit``; raises ConnectionError on disconnect."""
-    body = bytearray()
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ConnectionError
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 async def _capture(
@@ -119,7 +104,7 @@ class SealedPayloadMiddleware:
         headers = _rewrite(scope["headers"], opened.media_type, len(opened.body))
         inner = {**scope, "headers": headers}
         limit = sealing.max_body_bytes
-        captured = await _capture(self.app, inner, _replay(opened.body, receive), limit)
+        captured = await _capture(self.app, inner, replay(opened.body, receive), limit)
         if captured is None:
             await sealing.record_response_failure("too_large")
             await _problem(BastionError(), scope, receive, send)
@@ -137,7 +122,7 @@ class SealedPayloadMiddleware:
         """The opened request, or None once a problem was answered (or the client left)."""
         ip = scope.get("state", {}).get("client_ip")
         try:
-            body = await _read_body(receive, sealing.max_body_bytes)
+            body = await read_body(receive, sealing.max_body_bytes)
         except ConnectionError:
             return None
         try:

@@ -15,8 +15,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bastion.errors import InvalidSignature
+from bastion.http._bodies import read_body, replay
 from bastion.http._deps import client_ip, get_guard
-from bastion.http._middleware import _replay
 from bastion.http._problems import problem_response, simple_problem
 from bastion.signing import SignedRequest, combine_headers
 
@@ -77,7 +77,7 @@ class RequireSignatureMiddleware:
         except InvalidSignature as exc:
             await _rejection(exc)(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)
 
     async def _body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, or None after answering 413 (or on a client disconnect)."""
@@ -88,23 +88,13 @@ class RequireSignatureMiddleware:
         if not declared.isdigit() or int(declared) > self.limit:
             await self._too_large()(scope, receive, send)
             return None
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await self._too_large()(scope, receive, send)
-                return None
-            if not message.get("more_body", False):
-                if not chunks and type(chunk) is bytes:
-                    return chunk  # the usual body in one message
-                chunks.append(chunk)
-                return b"".join(chunks)
-            chunks.append(chunk)
+        try:
+            body = await read_body(receive, self.limit)
+        except ConnectionError:
+            return None
+        if body is None:
+            await self._too_large()(scope, receive, send)
+        return body
 
     def _too_large(self) -> Response:
         return simple_problem(413, f"A signed body must be at most {self.limit} bytes.")
