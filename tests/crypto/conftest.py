@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +45,25 @@ async def crypto_settings(backend: str, tmp_path: Path, **crypto: Any) -> tuple[
     return settings, url
 
 
+@asynccontextmanager
+async def open_crypto_guard(
+    backend: str, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[Bastion]:
+    """A Bastion on ``backend``; its PostgreSQL key store schema is dropped afterwards."""
+    settings, url = await crypto_settings(backend, tmp_path)
+    guard = await Bastion.open(settings, clock=clock)
+    try:
+        yield guard
+    finally:
+        await guard.close()
+        if url:
+            await drop_schema(url, settings.crypto.keystore_schema)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def crypto_guard(
     request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
 ) -> AsyncIterator[Bastion]:
     """A Bastion on SQLite (key store file) and on PostgreSQL + Redis (key store schema)."""
-    settings, url = await crypto_settings(request.param, tmp_path)
-    guard = await Bastion.open(settings, clock=clock)
-    yield guard
-    await guard.close()
-    if url:
-        await drop_schema(url, settings.crypto.keystore_schema)
+    async with open_crypto_guard(request.param, tmp_path, clock) as guard:
+        yield guard

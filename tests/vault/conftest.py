@@ -10,16 +10,12 @@ import pytest
 
 from bastion import Bastion
 from bastion.infra import ManualClock
-from tests.crypto.conftest import crypto_settings, drop_schema
+from tests.crypto.conftest import open_crypto_guard
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def vault_guard(
     request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
 ) -> AsyncIterator[Bastion]:
-    settings, url = await crypto_settings(request.param, tmp_path)
-    guard = await Bastion.open(settings, clock=clock)
-    yield guard
-    await guard.close()
-    if url:
-        await drop_schema(url, settings.crypto.keystore_schema)
+    async with open_crypto_guard(request.param, tmp_path, clock) as guard:
+        yield guard

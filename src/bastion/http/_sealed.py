@@ -82,16 +82,26 @@ async def _problem(exc: BastionError, scope: Scope, receive: Receive, send: Send
     )
 
 
-class SealedPayloadMiddleware:
-    """Opens sealed request bodies for the routes ``applies`` selects and seals their
-    responses. Downstream sees the plaintext with its own ``Content-Type`` and a corrected
-    ``Content-Length``; a request that is not sealed, too large or does not open gets a plain
-    problem response (415 / 413 / 400) and never reaches the app."""
+class _RouteLayer:
+    """A layer for the routes ``applies`` selects; every other request passes untouched."""
 
     def __init__(self, app: ASGIApp, *, guard: Bastion | None = None, applies: Applies) -> None:
         self.app = app
         self.guard = guard
         self.applies = applies
+
+
+async def _response_too_large(sealing: Sealing, scope: Scope, receive: Receive, send: Send) -> None:
+    """The app's answer passed ``[sealing] max_body_bytes``: audited, and a 500 problem."""
+    await sealing.record_response_failure("too_large")
+    await _problem(BastionError(), scope, receive, send)
+
+
+class SealedPayloadMiddleware(_RouteLayer):
+    """Opens sealed request bodies for the routes ``applies`` selects and seals their
+    responses. Downstream sees the plaintext with its own ``Content-Type`` and a corrected
+    ``Content-Length``; a request that is not sealed, too large or does not open gets a plain
+    problem response (415 / 413 / 400) and never reaches the app."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.applies(scope["method"], scope["path"]):
@@ -106,8 +116,7 @@ class SealedPayloadMiddleware:
         limit = sealing.max_body_bytes
         captured = await _capture(self.app, inner, replay(opened.body, receive), limit)
         if captured is None:
-            await sealing.record_response_failure("too_large")
-            await _problem(BastionError(), scope, receive, send)
+            await _response_too_large(sealing, scope, receive, send)
             return
         status, answer, plain = captured
         payload, media = sealing.seal_response(
@@ -142,16 +151,11 @@ class SealedPayloadMiddleware:
             return None
 
 
-class SignedResponseMiddleware:
+class SignedResponseMiddleware(_RouteLayer):
     """Adds ``Bastion-Response-Signature`` (Ed25519 over status, content type, body digest,
     request id, method and target) to the responses of the routes ``applies`` selects. The
     response is buffered whole (at most ``[sealing] max_body_bytes``; a larger one becomes an
     unsigned 500 problem, audited)."""
-
-    def __init__(self, app: ASGIApp, *, guard: Bastion | None = None, applies: Applies) -> None:
-        self.app = app
-        self.guard = guard
-        self.applies = applies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.applies(scope["method"], scope["path"]):
@@ -160,8 +164,7 @@ class SignedResponseMiddleware:
         sealing = _guard(self.guard, scope).sealing
         captured = await _capture(self.app, scope, receive, sealing.max_body_bytes)
         if captured is None:
-            await sealing.record_response_failure("too_large")
-            await _problem(BastionError(), scope, receive, send)
+            await _response_too_large(sealing, scope, receive, send)
             return
         status, headers, body = captured
         signature = sealing.sign_response(
