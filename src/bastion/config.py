@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bastion.errors import ConfigError
 from bastion.inspect import DEFAULT_ATTRIBUTES, DEFAULT_TAGS, DEFAULT_URL_SCHEMES
+from bastion.monitor import MIN_METRICS_TOKEN_CHARS
 from bastion.ratelimit import Match, Policy
 
 __all__ = ["Settings", "load_settings"]
@@ -87,8 +88,10 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 def _check_server(server: ServerSettings) -> ServerSettings:
     token = server.metrics_token
-    if token is not None and len(token.get_secret_value()) < 24:
-        raise ValueError("server.metrics_token must have at least 24 characters")
+    if token is not None and len(token.get_secret_value()) < MIN_METRICS_TOKEN_CHARS:
+        raise ValueError(
+            f"server.metrics_token must have at least {MIN_METRICS_TOKEN_CHARS} characters"
+        )
     for origin in server.cors_origins:
         if origin == "*":
             if server.cors_allow_credentials:

@@ -9,9 +9,7 @@ from __future__ import annotations
 from cryptography.exceptions import InvalidSignature as _BadTag
 from cryptography.hazmat.primitives import hashes, hmac
 
-__all__ = ["HMAC_SHA256_BYTES", "HmacKey"]
-
-HMAC_SHA256_BYTES = 32
+__all__ = ["HmacKey"]
 
 
 class HmacKey:
