@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from starlette.types import Message, Receive
 
-__all__ = ["read_body", "replay"]
+__all__ = ["declared_over", "read_body", "replay"]
+
+
+def declared_over(headers: list[tuple[bytes, bytes]], limit: int) -> bool:
+    """Whether the request's ``Content-Length`` (the last one; none counts as 0) is not a
+    plain number or passes ``limit``: then answer 413 without reading."""
+    declared = b"0"
+    for name, value in headers:
+        if name == b"content-length":
+            declared = value
+    return not declared.isdigit() or int(declared) > limit
 
 
 async def read_body(receive: Receive, limit: int) -> bytes | None:

@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion.errors import BastionError, InvalidInput
-from bastion.http._bodies import read_body, replay
+from bastion.http._bodies import declared_over, read_body, replay
 from bastion.http._client import ClientIP
 from bastion.http._limits import json_depth, service_audit, turn_away
 from bastion.http._problems import problem_response, simple_problem
@@ -165,8 +165,7 @@ class BodyGuardMiddleware:
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        declared = headers.get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.limit:
+        if declared_over(scope["headers"], self.limit):
             await self._refuse(scope, receive, send, ("body_size", self._too_large()))
             return
         try:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bastion.errors import InvalidSignature
-from bastion.http._bodies import read_body, replay
+from bastion.http._bodies import declared_over, read_body, replay
 from bastion.http._deps import client_ip, get_guard
 from bastion.http._problems import problem_response, simple_problem
 from bastion.signing import SignedRequest, combine_headers
@@ -81,11 +81,7 @@ class RequireSignatureMiddleware:
 
     async def _body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, or None after answering 413 (or on a client disconnect)."""
-        declared = b"0"
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                declared = value
-        if not declared.isdigit() or int(declared) > self.limit:
+        if declared_over(scope["headers"], self.limit):
             await self._too_large()(scope, receive, send)
             return None
         try:
