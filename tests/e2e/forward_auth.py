@@ -69,13 +69,18 @@ def require_binary(path: Path | None, name: str, how: str) -> Path:
 
 
 class _EchoHandler(BaseHTTPRequestHandler):
-    """Answers with what it was sent: the path and the X-Bastion-* headers; notes the path."""
+    """Answers with what it was sent: the path, the X-Bastion-* headers and any X-API-Key (which
+    must never get this far); notes the path."""
 
     server: Upstream
 
     def do_GET(self) -> None:
         self.server.paths.append(self.path)
-        seen = {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-bastion")}
+        seen = {
+            k.lower(): v
+            for k, v in self.headers.items()
+            if k.lower().startswith("x-bastion") or k.lower() == "x-api-key"
+        }
         body = json.dumps({"path": self.path, "headers": seen}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")

@@ -133,6 +133,7 @@ def test_a_scoped_key_passes_and_the_upstream_learns_who(envoy: str, bastion: Se
     assert seen["x-bastion-subject"] == "service:shop"
     assert seen["x-bastion-scopes"] == "orders:read"
     assert seen["x-bastion-key"] and "x-bastion-session" not in seen
+    assert "x-api-key" not in seen  # the key's secret stops at the proxy
 
 
 def test_a_key_without_the_scope_is_403_missing_scope(envoy: str, bastion: Server) -> None:

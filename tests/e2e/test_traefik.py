@@ -134,6 +134,7 @@ def test_a_scoped_key_passes_and_the_upstream_learns_who(traefik: str, bastion: 
     assert seen["x-bastion-subject"] == "service:shop"
     assert seen["x-bastion-scopes"] == "orders:read"
     assert seen["x-bastion-key"] and "x-bastion-session" not in seen
+    assert "x-api-key" not in seen  # the key's secret stops at the proxy
 
 
 def test_a_key_without_the_scope_is_403_missing_scope(traefik: str, bastion: Server) -> None:
@@ -188,4 +189,11 @@ def test_the_docker_labels_say_what_the_file_says() -> None:
     for name in ("authRequestHeaders", "authResponseHeaders"):
         assert labels[prefix + name].split(",") == auth[name]
     assert labels["traefik.http.routers.api.rule"] == dynamic["routers"]["api"]["rule"]
-    assert labels["traefik.http.routers.api.middlewares"] == "bastion-auth"
+    routers = dynamic["routers"]["api"]["middlewares"]
+    assert labels["traefik.http.routers.api.middlewares"].split(",") == routers
+    strip = dynamic["middlewares"]["bastion-strip-key"]["headers"]["customRequestHeaders"]
+    assert strip == {"X-API-Key": ""}
+    assert (
+        labels["traefik.http.middlewares.bastion-strip-key.headers.customrequestheaders.X-API-Key"]
+        == ""
+    )
