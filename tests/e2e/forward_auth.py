@@ -1,6 +1,7 @@
 """What the gateway end-to-end tests (nginx, Traefik, Envoy) share: the Bastion configuration
 they run under, the configuration blocks of docs/forward-auth.md, an upstream that answers with
-the X-Bastion-* headers it was sent, API keys made with the CLI, and waiting for a proxy."""
+the X-Bastion-* headers it was sent, API keys made with the CLI, waiting for a proxy, and
+:class:`GatewayContract`, the flows every gateway's configuration must carry."""
 
 from __future__ import annotations
 
@@ -168,3 +169,57 @@ def stop_proxy(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+def assert_throttled(refused: httpx.Response) -> None:
+    """``refused`` is Bastion's 429 as the client gets it through the proxy."""
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["ratelimit-policy"] == '"limited";q=3;w=60'
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/throttled")
+
+
+class GatewayContract:
+    """The flows every documented gateway configuration carries (ASVS V4.1.1, V8.2.1): a
+    subclass per proxy, beside a module fixture ``gateway`` (the proxy's URL) and ``bastion``."""
+
+    def test_public_route_reaches_the_upstream_without_forged_identity(self, gateway: str) -> None:
+        forged = {"X-Bastion-Subject": "admin", "X-Bastion-Scopes": "admin", "X-Bastion-Key": "k"}
+        r = httpx.get(gateway + "/api/public/page?x=1", headers=forged)
+        assert r.status_code == 200
+        assert r.json() == {"path": "/api/public/page?x=1", "headers": {}}
+
+    def test_missing_credential_is_401_with_a_problem(self, gateway: str) -> None:
+        r = httpx.get(gateway + "/api/orders/1")
+        assert r.status_code == 401
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"].endswith("/invalid-token")
+        assert r.headers["www-authenticate"].startswith("Bearer")
+
+    def test_a_scoped_key_passes_and_the_upstream_learns_who(
+        self, gateway: str, bastion: Server
+    ) -> None:
+        key = api_key(bastion, "orders:read")
+        r = httpx.get(
+            gateway + "/api/orders/1", headers={"X-API-Key": key, "X-Bastion-Session": "forged"}
+        )
+        assert r.status_code == 200
+        seen = r.json()["headers"]
+        assert seen["x-bastion-subject"] == "service:shop"
+        assert seen["x-bastion-scopes"] == "orders:read"
+        assert seen["x-bastion-key"] and "x-bastion-session" not in seen
+        assert "x-api-key" not in seen  # the key's secret stops at the proxy
+
+    def test_a_key_without_the_scope_is_403_missing_scope(
+        self, gateway: str, bastion: Server
+    ) -> None:
+        key = api_key(bastion, "profile:read")
+        r = httpx.get(gateway + "/api/orders/1", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 403
+        assert r.json()["type"].endswith("/missing-scope")
+
+    def test_an_attack_in_the_query_is_403_request_blocked(self, gateway: str) -> None:
+        r = httpx.get(gateway + ATTACK)
+        assert r.status_code == 403
+        assert r.json()["type"].endswith("/request-blocked")
