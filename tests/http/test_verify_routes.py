@@ -210,3 +210,34 @@ async def test_a_repeated_cookie_field_is_inspected_whole(
     headers = [("x-original-uri", "/public/x"), *fields]
     r = await client.get("/v1/verify", headers=headers)
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        # nginx sets X-Original-*, the client adds X-Forwarded-* for a public route
+        {**nginx("/orders/1"), "X-Forwarded-Uri": "/public/x"},
+        {**nginx("/orders/1", "POST"), "X-Forwarded-Method": "GET"},
+        # Traefik sets X-Forwarded-*, the client adds X-Original-*
+        {**traefik("/orders/1"), "X-Original-URI": "/public/x"},
+    ],
+)
+async def test_two_different_original_requests_are_refused_and_audited(
+    client: httpx.AsyncClient, routed: Any, forged: dict[str, str]
+) -> None:
+    """A forged family of forwarding headers cannot borrow another route's policy: neither is
+    trusted (ASVS V4.1.1, V2.4.1)."""
+    r = await client.get("/v1/verify", headers=forged)
+    assert r.status_code == 400
+    assert r.headers["content-type"] == PROBLEM
+    assert r.headers["x-bastion-problem"] == "bad-request"
+    events = await routed.audit.tail(10, action="verify.denied")
+    assert [e.reason for e in events] == ["ambiguous"]
+
+
+async def test_both_families_naming_the_same_request_are_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    both = {**nginx("/public/x", "get"), **traefik("/public/x", "GET")}
+    r = await client.get("/v1/verify", headers=both)
+    assert r.status_code == 200

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bastion.errors import InvalidSignature
+from bastion.errors import BadRequest, InvalidSignature
 from bastion.http._bodies import declared_over, read_body, replay
 from bastion.http._deps import client_ip, get_guard
 from bastion.http._problems import problem_response, simple_problem
@@ -27,6 +27,8 @@ __all__ = ["RequireSignatureMiddleware", "check_forwarded_signature", "forwarded
 
 SIGNATURE_KEY_HEADER = "X-Bastion-Signature-Key"
 VERIFY_PREFIX = "/v1/verify"
+_TARGET_HEADERS = frozenset({b"x-forwarded-uri", b"x-original-uri"})
+_METHOD_HEADERS = frozenset({b"x-forwarded-method", b"x-original-method"})
 
 
 def _rejection(exc: InvalidSignature) -> Response:
@@ -101,17 +103,26 @@ def forwarded_request(request: Request) -> tuple[str, str] | None:
     ``/v1/verify`` and the signature check share: the method and the path below
     ``/v1/verify/`` (Envoy, set by the proxy itself, so it comes first), else
     ``X-Forwarded-Method`` / ``X-Original-Method`` (default ``GET``) with ``X-Forwarded-Uri`` /
-    ``X-Original-URI`` (nginx, Traefik). None when the gateway named no original request."""
+    ``X-Original-URI`` (nginx, Traefik). None when the gateway named no original request;
+    :class:`~bastion.errors.BadRequest` when the headers name two different ones."""
     raw = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
     if raw.startswith(VERIFY_PREFIX + "/"):
         query = request.scope.get("query_string", b"").decode("latin-1")
         return request.method, raw[len(VERIFY_PREFIX) :] + (f"?{query}" if query else "")
-    headers = request.headers
-    target = headers.get("x-forwarded-uri") or headers.get("x-original-uri")
-    if target is None:
+    targets: set[str] = set()
+    methods: set[str] = set()
+    for name, value in request.scope["headers"]:
+        if value and name in _TARGET_HEADERS:
+            targets.add(value.decode("latin-1"))
+        elif value and name in _METHOD_HEADERS:
+            methods.add(value.decode("latin-1").upper())
+    if len(targets) > 1 or len(methods) > 1:
+        # A proxy sets one family and a client forged the other (or a repeated line): which
+        # one the proxy vouches for cannot be told, so neither is trusted.
+        raise BadRequest("The gateway named two different original requests.")
+    if not targets:
         return None
-    method = headers.get("x-forwarded-method") or headers.get("x-original-method") or "GET"
-    return method.upper(), target
+    return (methods.pop() if methods else "GET"), targets.pop()
 
 
 async def check_forwarded_signature(request: Request, response: Response) -> Response:

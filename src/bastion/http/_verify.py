@@ -3,9 +3,11 @@ Envoy ext_authz. Plain Starlette, no FastAPI machinery: a warm token costs a dic
 
 The original request is read from ``X-Forwarded-Method``/``X-Original-Method`` and
 ``X-Forwarded-Uri``/``X-Original-URI`` (nginx, Traefik), or from the method and the path below
-``/v1/verify/`` (Envoy); its ``[[routes]]`` policy then applies as in the middleware stack:
-credentials, scopes, rate limits, inspection of the query string. A call that names no
-original request is checked as an unmatched route: a valid credential is required.
+``/v1/verify/`` (Envoy); headers that name two different original requests are refused (400,
+audited: a client forged one family the proxy did not overwrite). Its ``[[routes]]`` policy
+then applies as in the middleware stack: credentials, scopes, rate limits, inspection of the
+query string. A call that names no original request is checked as an unmatched route: a
+valid credential is required.
 
 Credentials: ``Authorization: Bearer <access token>``, ``Authorization: Bearer bst_...`` or
 ``X-API-Key: bst_...``. 200 with ``X-Bastion-Subject``, ``X-Bastion-Scopes`` and
@@ -24,6 +26,7 @@ from starlette.responses import Response
 
 from bastion._gate import DEFAULT_ROUTE, Denied, Passage, RouteRequest
 from bastion._gate_inputs import header_map
+from bastion.errors import BadRequest
 from bastion.http._deps import client_ip, get_guard
 from bastion.http._problems import problem_response
 from bastion.http._signing import check_forwarded_signature, forwarded_request
@@ -70,7 +73,12 @@ async def _verify_route(request: Request) -> Response:
     ip = client_ip(request) or "unknown"
     # one pass over the raw header list; the gate then reads a handful of them by name
     headers = header_map(request.scope["headers"])
-    original = _original(request)
+    try:
+        original = _original(request)
+    except BadRequest as exc:
+        _DENIED.inc()
+        await get_guard(request).audit.record_denied("verify.denied", reason="ambiguous", ip=ip)
+        return problem_response(exc.status, exc.problem(), {"X-Bastion-Problem": exc.type})
     try:
         if original is None:
             facts = RouteRequest(request.method, "/", "", headers, ip)
