@@ -34,6 +34,10 @@ class Server:
     pg_database: str | None = None
     """The per-server PostgreSQL database, dropped when the server stops."""
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``bastion ARGS`` against the same data dir / database as the server."""
         return subprocess.run(

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server, start_server, stop_server
+from tests.e2e.conftest import Server, _free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "forward-auth.md"
@@ -61,12 +61,13 @@ def doc_blocks(heading: str, language: str) -> list[str]:
 
 
 def require_binary(path: Path | None, name: str, how: str) -> Path:
-    """``path`` if it is there; otherwise fail in CI and skip elsewhere, saying how to install."""
+    """``path`` if it is there; otherwise fail in CI and skip elsewhere, saying how to install
+    (``how``: what installs it)."""
     if path is not None and path.is_file():
         return path
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is required in CI (the dev extra installs it: {how})")
-    pytest.skip(f"{name} is not installed: {how} to run this test")
+        pytest.fail(f"{name} is required in CI; {how} installs it")
+    pytest.skip(f"{name} is not installed: {how} installs it")
 
 
 class _EchoHandler(BaseHTTPRequestHandler):
@@ -162,7 +163,11 @@ def wait_for_proxy(
         time.sleep(0.1)  # polling for start-up, not waiting for an expiry
 
 
-def stop_proxy(process: subprocess.Popen[bytes]) -> None:
+def stop_proxy(process: subprocess.Popen[bytes], *, graceful: bool = True) -> None:
+    if not graceful:
+        process.kill()
+        process.wait(timeout=10)
+        return
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -180,9 +185,49 @@ def assert_throttled(refused: httpx.Response) -> None:
     assert refused.json()["type"].endswith("/throttled")
 
 
+Started = tuple[str, subprocess.Popen[bytes]]
+
+
 class GatewayContract:
-    """The flows every documented gateway configuration carries (ASVS V4.1.1, V8.2.1): a
-    subclass per proxy, beside a module fixture ``gateway`` (the proxy's URL) and ``bastion``."""
+    """The flows every documented gateway configuration carries (ASVS V4.1.1, V8.2.1, V2.4.1).
+
+    A subclass per proxy says how to start it (:meth:`start`: the docs' configuration with
+    Bastion at ``bastion_port``, returning its URL and process) and what a client gets when
+    Bastion cannot be reached (``down_status``). Bastion, the upstream and the proxy start once
+    per subclass."""
+
+    name: ClassVar[str]
+    down_status: ClassVar[int]
+    graceful_stop: ClassVar[bool] = True
+
+    @classmethod
+    def start(cls, tmp: Path, bastion_port: int, upstream: Upstream) -> Started:
+        raise NotImplementedError
+
+    @classmethod
+    def stop(cls, process: subprocess.Popen[bytes]) -> None:
+        stop_proxy(process, graceful=cls.graceful_stop)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def upstream(cls) -> Iterator[Upstream]:
+        with running_upstream() as httpd:
+            yield httpd
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def bastion(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+        with running_bastion(tmp_path_factory.mktemp(f"{cls.name}-bastion")) as server:
+            yield server
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def gateway(
+        cls, tmp_path_factory: pytest.TempPathFactory, bastion: Server, upstream: Upstream
+    ) -> Iterator[str]:
+        url, process = cls.start(tmp_path_factory.mktemp(cls.name), bastion.port, upstream)
+        yield url
+        cls.stop(process)
 
     def test_public_route_reaches_the_upstream_without_forged_identity(self, gateway: str) -> None:
         forged = {"X-Bastion-Subject": "admin", "X-Bastion-Scopes": "admin", "X-Bastion-Key": "k"}
@@ -196,6 +241,19 @@ class GatewayContract:
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"].endswith("/invalid-token")
         assert r.headers["www-authenticate"].startswith("Bearer")
+
+    def test_a_forged_original_uri_cannot_borrow_a_public_policy(self, gateway: str) -> None:
+        """The proxy names the original request to Bastion itself (the X-Forwarded-*/X-Original-*
+        headers it sets, or Envoy's method and path), so a client cannot name a public one
+        (V4.1.1)."""
+        forged = {
+            "X-Original-URI": "/api/public/x",
+            "X-Forwarded-Uri": "/api/public/x",
+            "X-Forwarded-Method": "GET",
+        }
+        r = httpx.delete(gateway + "/api/orders/1", headers=forged)
+        assert r.status_code == 401
+        assert r.json()["type"].endswith("/invalid-token")
 
     def test_a_scoped_key_passes_and_the_upstream_learns_who(
         self, gateway: str, bastion: Server
@@ -223,3 +281,16 @@ class GatewayContract:
         r = httpx.get(gateway + ATTACK)
         assert r.status_code == 403
         assert r.json()["type"].endswith("/request-blocked")
+
+    def test_bastion_unreachable_is_refused(
+        self, tmp_path_factory: pytest.TempPathFactory, upstream: Upstream
+    ) -> None:
+        """Fails closed: with nothing listening at Bastion's address the app is not reached."""
+        tmp = tmp_path_factory.mktemp(f"{self.name}-down")
+        url, process = self.start(tmp, _free_port(), upstream)
+        try:
+            r = httpx.get(url + "/api/public/while-down")
+        finally:
+            self.stop(process)
+        assert r.status_code == self.down_status
+        assert not any(path.startswith("/api/public/while-down") for path in upstream.paths)

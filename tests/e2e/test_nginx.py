@@ -4,70 +4,50 @@ the auth server, running the exact configuration of docs/forward-auth.md: 200, 4
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server, _free_port
+from tests.e2e.conftest import _free_port
 from tests.e2e.forward_auth import (
     GatewayContract,
+    Started,
     Upstream,
     assert_throttled,
     doc_blocks,
-    running_bastion,
-    running_upstream,
-    stop_proxy,
+    require_binary,
     wait_for_proxy,
 )
 
 # One worker runs the module: its Bastion and nginx start once, not once per worker.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("nginx")]
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+_FOUND = shutil.which("nginx") or "/usr/sbin/nginx"
+NGINX = Path(_FOUND) if Path(_FOUND).is_file() else None
+INSTALL = "apt-get install nginx (scripts/install-system-deps.sh)"
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[Upstream]:
-    with running_upstream() as httpd:
-        yield httpd
-
-
-@pytest.fixture(scope="module")
-def bastion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_bastion(tmp_path_factory.mktemp("nginx-bastion")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def nginx(
-    tmp_path_factory: pytest.TempPathFactory, bastion: Server, upstream: Upstream
-) -> Iterator[str]:
-    if NGINX is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("nginx is required in CI (the project's setup installs Debian's nginx)")
-        pytest.skip("nginx is not installed: apt-get install nginx to run this test")
-    prefix = tmp_path_factory.mktemp("nginx")
+def _nginx(tmp: Path, bastion_port: int, upstream: Upstream) -> Started:
+    """nginx on a free port with the docs' configuration, Bastion at ``bastion_port``."""
+    binary = require_binary(NGINX, "nginx", INSTALL)
     port = _free_port()
-    bastion_port = bastion.url.rsplit(":", 1)[1]
     (block,) = doc_blocks("nginx", "nginx")
     site = (
         block.replace("server bastion:8080;", f"server 127.0.0.1:{bastion_port};")
         .replace("server app:9000;", f"server 127.0.0.1:{upstream.port};")
         .replace("listen 80;", f"listen 127.0.0.1:{port};")
     )
-    temp = {name: prefix / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    temp = {name: tmp / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir()
-    conf = prefix / "nginx.conf"
+    conf = tmp / "nginx.conf"
     conf.write_text(
         f"""
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
 events {{ worker_connections 64; }}
 http {{
     access_log off;
@@ -82,28 +62,28 @@ http {{
         encoding="utf-8",
     )
     process = subprocess.Popen(
-        [NGINX, "-p", str(prefix), "-c", str(conf), "-g", "daemon off; master_process off;"],
+        [str(binary), "-p", str(tmp), "-c", str(conf), "-g", "daemon off; master_process off;"],
         stdout=subprocess.DEVNULL,
-        stderr=(prefix / "stderr.log").open("wb"),
+        stderr=(tmp / "stderr.log").open("wb"),
     )
     url = f"http://127.0.0.1:{port}"
-    wait_for_proxy("nginx", url + "/v1/healthz", process, prefix / "stderr.log")
-    yield url
-    stop_proxy(process)
-
-
-@pytest.fixture(scope="module")
-def gateway(nginx: str) -> str:
-    return nginx
+    wait_for_proxy("nginx", url + "/v1/healthz", process, tmp / "stderr.log")
+    return url, process
 
 
 class TestNginx(GatewayContract):
     """The flows every gateway carries, through nginx."""
 
+    name = "nginx"
+    down_status = 503  # the @bastion_refused page of the docs' configuration
 
-def test_the_rate_limit_is_429_with_retry_after(nginx: str) -> None:
-    answers = [httpx.get(nginx + "/api/limited/x") for _ in range(4)]
-    assert [a.status_code for a in answers] == [200, 200, 200, 429]
-    assert answers[0].headers["ratelimit-policy"] == '"limited";q=3;w=60'
-    assert "ratelimit" in answers[0].headers
-    assert_throttled(answers[-1])
+    @classmethod
+    def start(cls, tmp: Path, bastion_port: int, upstream: Upstream) -> Started:
+        return _nginx(tmp, bastion_port, upstream)
+
+    def test_the_rate_limit_is_429_with_retry_after(self, gateway: str) -> None:
+        answers = [httpx.get(gateway + "/api/limited/x") for _ in range(4)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        assert answers[0].headers["ratelimit-policy"] == '"limited";q=3;w=60'
+        assert "ratelimit" in answers[0].headers
+        assert_throttled(answers[-1])

