@@ -22,7 +22,7 @@ from bastion._gate import Denied, RouteRequest
 from bastion._gate_inputs import header_map
 from bastion.config import RouteSettings, ServerSettings, Settings
 from bastion.errors import BastionError
-from bastion.http._bodies import read_body, replay
+from bastion.http._bodies import declared_over, read_body, replay
 from bastion.http._limits import IN_FLIGHT, audit_refusal, refusal, turn_away
 from bastion.http._problems import problem_response, simple_problem
 from bastion.http._sealed import SealedPayloadMiddleware, SignedResponseMiddleware
@@ -174,13 +174,11 @@ class _Body:
         server = guard.settings.server
         route = scope["state"]["bastion_route"]
         limit = route.max_body_bytes if route.max_body_bytes is not None else server.max_body_bytes
-        headers = Headers(scope=scope)
-        declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared_over(scope["headers"], limit):
             await audit_refusal(guard.audit, scope, "body_size")
             await _too_large(limit)(scope, receive, send)
             return
-        content_type = headers.get("content-type", "")
+        content_type = Headers(scope=scope).get("content-type", "")
         if media_kind(content_type) is None or (route.inspect == "off" and not route.rich_text):
             await self.app(scope, _capped(receive, limit), send)
             return
